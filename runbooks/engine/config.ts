@@ -1,0 +1,88 @@
+import fs from 'node:fs';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { localEnvFile } from './paths';
+
+/** Parse a dotenv-style file (KEY=value, # comments, optional quotes). */
+export function parseEnvText(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$/.exec(line);
+    if (!match) continue;
+    let value = match[2] ?? '';
+    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
+    out[match[1]!] = value;
+  }
+  return out;
+}
+
+export function readEnvFile(file: string): Record<string, string> {
+  try {
+    return parseEnvText(fs.readFileSync(file, 'utf8'));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw error;
+  }
+}
+
+/**
+ * Settings resolve flags > environment variables > .tickvault/local/env
+ * (written by `local.ts up`), and say where each value came from.
+ */
+export class Settings {
+  readonly file: Record<string, string>;
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env, fileValues?: Record<string, string>) {
+    this.file = fileValues ?? readEnvFile(localEnvFile());
+  }
+
+  get(name: string, flag?: string | undefined): string | undefined {
+    return flag ?? this.env[name] ?? this.file[name];
+  }
+
+  source(name: string, flag?: string): 'flag' | 'env' | 'local-stack' | 'unset' {
+    if (flag !== undefined) return 'flag';
+    if (this.env[name] !== undefined) return 'env';
+    return this.file[name] !== undefined ? 'local-stack' : 'unset';
+  }
+
+  require(name: string, flag?: string, flagName?: string): string {
+    const value = this.get(name, flag);
+    if (value === undefined || value === '') {
+      throw new ConfigError(`${name} is not set`, {
+        hint: `pass ${flagName ?? `--${name.toLowerCase().replace(/_/g, '-')}`}, export ${name}, or start the local stack with "npx tsx runbooks/local.ts up"`,
+      });
+    }
+    return value;
+  }
+
+  /** Every value this run can see, for registering secrets with the masker. */
+  all(): Record<string, string | undefined> {
+    return { ...this.file, ...this.env };
+  }
+}
+
+const urlWith = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+export const postgresUrl = urlWith(['postgres:', 'postgresql:']);
+export const redisUrl = urlWith(['redis:', 'rediss:']);
+export const httpUrl = urlWith(['http:', 'https:']);
+export const repoUrl = urlWith(['file:', 's3:']);
+
+/** Validate one setting and name the key in the error. */
+export function validated<T>(name: string, schema: z.ZodType<T>, value: unknown): T {
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    const issue = result.error.issues[0]?.message ?? 'invalid';
+    throw new ConfigError(`${name}: ${issue}`);
+  }
+  return result.data;
+}

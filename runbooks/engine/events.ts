@@ -1,0 +1,59 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Writable } from 'node:stream';
+import type { Masker } from './mask';
+
+export type EventKind = 'start' | 'progress' | 'end' | 'warn' | 'error' | 'plan' | 'info' | 'summary';
+
+/** One NDJSON line of the runbook contract. */
+export interface RunEvent {
+  ts: string;
+  run: string;
+  runbook: string;
+  step?: string;
+  event: EventKind;
+  [field: string]: unknown;
+}
+
+export interface EventSink {
+  write(event: RunEvent): void;
+  close(): void;
+}
+
+/** NDJSON on stdout, one event per line, masked after serialisation. */
+export class JsonSink implements EventSink {
+  constructor(private readonly masker: Masker, private readonly out: Writable = process.stdout) {}
+  write(event: RunEvent): void {
+    this.out.write(this.masker.mask(JSON.stringify(event)) + '\n');
+  }
+  close(): void {}
+}
+
+/** Append-only JSONL audit log, one file per run, fsynced on close. */
+export class AuditSink implements EventSink {
+  private readonly fd: number;
+  readonly file: string;
+  constructor(private readonly masker: Masker, dir: string, runbook: string, runId: string) {
+    // Parents keep default modes (the state root must stay traversable for
+    // the service user); the audit folders themselves are private.
+    fs.mkdirSync(path.dirname(dir), { recursive: true });
+    fs.mkdirSync(path.join(dir, runbook), { recursive: true, mode: 0o700 });
+    this.file = path.join(dir, runbook, `${runId}.jsonl`);
+    this.fd = fs.openSync(this.file, 'a', 0o600);
+  }
+  write(event: RunEvent): void {
+    fs.writeSync(this.fd, this.masker.mask(JSON.stringify(event)) + '\n');
+  }
+  /** Free-form lines (zx command log) go through the same masking. */
+  writeRaw(record: Record<string, unknown>): void {
+    fs.writeSync(this.fd, this.masker.mask(JSON.stringify(record)) + '\n');
+  }
+  close(): void {
+    try {
+      fs.fsyncSync(this.fd);
+      fs.closeSync(this.fd);
+    } catch {
+      /* already closed */
+    }
+  }
+}

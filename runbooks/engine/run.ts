@@ -1,0 +1,224 @@
+import crypto from 'node:crypto';
+import type { Writable } from 'node:stream';
+import { AuditSink, JsonSink, type EventKind, type EventSink, type RunEvent } from './events';
+import { HumanSink } from './human';
+import { codeOf, exitCodeOf, messageOf, TickvaultError, type ExitCode } from './errors';
+import { acquireFileLock, acquirePgLock, type Lock } from './lock';
+import type { Masker } from './mask';
+import { auditDir } from './paths';
+import { ProgressBar } from './progress';
+import { confirmDestructive, type ConfirmRequest } from './prompt';
+
+export interface RunOptions {
+  runbook: string;
+  command?: string;
+  json: boolean;
+  dryRun: boolean;
+  yes: boolean;
+  masker: Masker;
+  stdout?: Writable;
+  stderr?: Writable;
+  /** Write the JSONL audit log (on by default). */
+  audit?: boolean;
+}
+
+export interface StepOptions<T> {
+  /** Shown with the step in the plan and when it starts. */
+  detail?: string;
+  /** Reads only: runs in dry-run too (pre-flight checks, listings). */
+  readOnly?: boolean;
+  /** Destructive: ask the operator to type the target's name first. */
+  confirm?: ConfirmRequest;
+  /** What a skipped step returns in dry-run. */
+  dryRunResult?: T;
+}
+
+export interface StepContext {
+  /** Report progress; drawn as a bar on a TTY, sampled into NDJSON. */
+  progress(done: number, total: number, unit?: string): void;
+  /** Fields added to the step's end event (counts, ids, paths). */
+  record(fields: Record<string, unknown>): void;
+  /** A short note printed with the step's end line. */
+  note(text: string): void;
+}
+
+export interface StepTiming {
+  step: string;
+  ms: number;
+  status: 'ok' | 'failed' | 'planned';
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return `${stamp}-${crypto.randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * One execution of a runbook: the single choke point through which every
+ * step runs, so dry-run, confirmation, timing, events and audit are handled
+ * once for all runbooks.
+ */
+export class Run {
+  readonly id = newRunId();
+  readonly runbook: string;
+  readonly dryRun: boolean;
+  readonly yes: boolean;
+  readonly json: boolean;
+  readonly masker: Masker;
+  readonly startedAt = Date.now();
+  readonly steps: StepTiming[] = [];
+  private readonly sinks: EventSink[] = [];
+  private readonly audit?: AuditSink;
+  private readonly stdout: Writable;
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+  private lastProgressEvent = 0;
+
+  constructor(private readonly opts: RunOptions) {
+    this.runbook = opts.runbook;
+    this.dryRun = opts.dryRun;
+    this.yes = opts.yes;
+    this.json = opts.json;
+    this.masker = opts.masker;
+    this.stdout = opts.stdout ?? process.stdout;
+    if (opts.json) this.sinks.push(new JsonSink(opts.masker, this.stdout));
+    else this.sinks.push(new HumanSink(opts.masker, opts.stderr ?? process.stderr));
+    if (opts.audit !== false) {
+      this.audit = new AuditSink(opts.masker, auditDir(), opts.runbook, this.id);
+      this.sinks.push(this.audit);
+    }
+    this.emit('start', undefined, { command: opts.command, dryRun: opts.dryRun, pid: process.pid });
+  }
+
+  get auditFile(): string | undefined {
+    return this.audit?.file;
+  }
+
+  emit(event: EventKind, step: string | undefined, fields: Record<string, unknown> = {}): void {
+    const record: RunEvent = { ts: new Date().toISOString(), run: this.id, runbook: this.runbook, ...(step ? { step } : {}), event, ...fields };
+    for (const sink of this.sinks) sink.write(record);
+  }
+
+  warn(message: string, fields: Record<string, unknown> = {}, step?: string): void {
+    this.emit('warn', step, { message, ...fields });
+  }
+
+  info(message: string, fields: Record<string, unknown> = {}): void {
+    this.emit('info', undefined, { message, ...fields });
+  }
+
+  /** Record a line of zx's command log in the audit trail (masked). */
+  auditRaw(record: Record<string, unknown>): void {
+    this.audit?.writeRaw({ ts: new Date().toISOString(), run: this.id, ...record });
+  }
+
+  onCleanup(fn: () => Promise<void> | void): void {
+    this.cleanups.unshift(fn);
+  }
+
+  /** Serialise runs of this runbook against one target; a second run exits 4. */
+  async lock(target: string, opts: { databaseUrl?: string } = {}): Promise<void> {
+    if (this.dryRun) return;
+    const locks: Lock[] = [acquireFileLock(this.runbook, target, this.id)];
+    try {
+      if (opts.databaseUrl) locks.push(await acquirePgLock(opts.databaseUrl, `tickvault:${this.runbook}:${target}`));
+    } catch (error) {
+      await locks[0]?.release();
+      throw error;
+    }
+    this.onCleanup(async () => {
+      for (const lock of locks.reverse()) await lock.release();
+    });
+  }
+
+  async step<T>(name: string, fn: (ctx: StepContext) => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {
+    if (this.dryRun && !opts.readOnly) {
+      this.emit('plan', name, { detail: opts.detail, destructive: Boolean(opts.confirm) });
+      this.steps.push({ step: name, ms: 0, status: 'planned' });
+      return opts.dryRunResult as T;
+    }
+    if (opts.confirm) await confirmDestructive(opts.confirm, { yes: this.yes });
+    const started = performance.now();
+    const fields: Record<string, unknown> = {};
+    let note: string | undefined;
+    const bar = this.json ? undefined : new ProgressBar(name, (this.opts.stderr ?? process.stderr) as NodeJS.WriteStream);
+    this.emit('start', name, opts.detail ? { detail: opts.detail } : {});
+    const ctx: StepContext = {
+      progress: (done, total, unit = '') => {
+        bar?.update(done, total, unit);
+        const now = Date.now();
+        if (now - this.lastProgressEvent >= 1000 || done >= total) {
+          this.lastProgressEvent = now;
+          if (this.json || this.audit) this.emitProgress(name, done, total, unit);
+        }
+      },
+      record: (extra) => Object.assign(fields, extra),
+      note: (text) => {
+        note = text;
+      },
+    };
+    try {
+      const result = await fn(ctx);
+      bar?.done();
+      const ms = Math.round(performance.now() - started);
+      this.steps.push({ step: name, ms, status: 'ok' });
+      this.emit('end', name, { ms, status: 'ok', ...(note ? { note } : {}), ...fields });
+      return result;
+    } catch (error) {
+      bar?.done();
+      const ms = Math.round(performance.now() - started);
+      this.steps.push({ step: name, ms, status: 'failed' });
+      if (error instanceof TickvaultError) error.details.step ??= name;
+      else if (error instanceof Error) (error as Error & { step?: string }).step ??= name;
+      throw error;
+    }
+  }
+
+  private emitProgress(step: string, done: number, total: number, unit: string): void {
+    const record: RunEvent = { ts: new Date().toISOString(), run: this.id, runbook: this.runbook, step, event: 'progress', done, total, unit };
+    for (const sink of this.sinks) if (!(sink instanceof HumanSink)) sink.write(record);
+  }
+
+  /**
+   * Close the run: report the error (if any), write the summary line, run
+   * cleanups (locks), and return the exit code.
+   */
+  async finish(outcome: { figures?: Record<string, unknown>; error?: unknown; reveal?: Record<string, unknown> }): Promise<ExitCode> {
+    const { error } = outcome;
+    const exitCode: ExitCode = error === undefined ? 0 : exitCodeOf(error);
+    if (error !== undefined) {
+      const details = error instanceof TickvaultError ? error.details : {};
+      const step = (details.step as string | undefined) ?? (error as { step?: string }).step;
+      this.emit('error', step, { code: codeOf(error), exitCode, message: messageOf(error), ...(details.hint ? { hint: details.hint } : {}) });
+    }
+    for (const cleanup of this.cleanups) {
+      try {
+        await cleanup();
+      } catch (cleanupError) {
+        this.warn(`cleanup failed: ${messageOf(cleanupError)}`);
+      }
+    }
+    const summary: RunEvent = {
+      ts: new Date().toISOString(),
+      run: this.id,
+      runbook: this.runbook,
+      event: 'summary',
+      ok: exitCode === 0,
+      exitCode,
+      dryRun: this.dryRun,
+      durationMs: Date.now() - this.startedAt,
+      steps: this.steps,
+      ...(error !== undefined ? { error: { code: codeOf(error), message: messageOf(error) } } : {}),
+      ...outcome.figures,
+      ...(this.audit ? { audit: this.audit.file } : {}),
+    };
+    for (const sink of this.sinks) {
+      if (sink instanceof JsonSink && outcome.reveal) {
+        // Fields deliberately printed unmasked on stdout only (local-stack URLs).
+        const masked = JSON.parse(this.masker.mask(JSON.stringify(summary))) as RunEvent;
+        this.stdout.write(JSON.stringify({ ...masked, ...outcome.reveal }) + '\n');
+      } else sink.write(summary);
+      sink.close();
+    }
+    return exitCode;
+  }
+}

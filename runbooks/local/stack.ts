@@ -1,0 +1,259 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { $ } from 'zx';
+import { ConfigError, VerificationError } from '../engine/errors';
+import { localDir, localEnvFile, stateRoot } from '../engine/paths';
+import type { Run } from '../engine/run';
+import { postgresHealth, redisHealth, s3Health, type Health } from './health';
+import { archiveCommand, pgbackrestLayout, writePgBackRestConfig } from './pgbackrest-config';
+import { baseSettings, clusterRunning, clusterUrl, initCluster, pgBinDir, postmasterPid, socketDirFor, startCluster, stopCluster, writeClusterConf } from './postgres-cluster';
+import { choosePort, isOurProcess, stopPid, waitFor } from './process';
+import { redisPid, redisRunning, redisUrlFor, startRedis, writeRedisConf } from './redis-server';
+import { s3Running, S3RVER_CREDENTIALS, startS3 } from './s3-endpoint';
+import { assertReachable, chownTree, serviceUser } from './service-user';
+import { newSecret, readState, writeState, type StackState } from './state';
+
+export const BACKUP_BUCKET = 'tickvault-backups';
+
+export interface StackEndpoints {
+  postgres: { url: string; port: number; dataDir: string };
+  redis: { url: string; port: number };
+  s3: { endpoint: string; bucket: string; port: number };
+  env: Record<string, string>;
+}
+
+export function endpointsOf(state: StackState): StackEndpoints {
+  const pgUrl = clusterUrl(state.postgres.port, state.postgres.superuser, state.postgres.password, state.postgres.database);
+  const redisUrl = redisUrlFor(state.redis.port, state.redis.password);
+  const s3Endpoint = `http://127.0.0.1:${state.s3.port}`;
+  return {
+    postgres: { url: pgUrl, port: state.postgres.port, dataDir: state.postgres.dataDir },
+    redis: { url: redisUrl, port: state.redis.port },
+    s3: { endpoint: s3Endpoint, bucket: state.s3.bucket, port: state.s3.port },
+    env: {
+      TICKVAULT_ENV: 'local',
+      DATABASE_URL: pgUrl,
+      REDIS_URL: redisUrl,
+      S3_ENDPOINT: s3Endpoint,
+      AWS_ACCESS_KEY_ID: S3RVER_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3RVER_CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      BACKUP_REPO: `s3://${state.s3.bucket}/local`,
+      PGBACKREST_CONFIG: state.pgbackrest.configFile,
+      PGBACKREST_STANZA: state.pgbackrest.stanza,
+      REDIS_DATA_DIR: state.redis.dir,
+    },
+  };
+}
+
+function writeEnvFile(env: Record<string, string>): void {
+  const lines = Object.entries(env).map(([k, v]) => `${k}=${v}`);
+  fs.writeFileSync(localEnvFile(), `# written by "npx tsx runbooks/local.ts up"; read by every runbook\n${lines.join('\n')}\n`, { mode: 0o600 });
+}
+
+function freshState(root: string, user: string): StackState {
+  const key = crypto.createHash('sha256').update(root).digest('hex').slice(0, 8);
+  const pgDir = path.join(root, 'postgres');
+  const pgbr = pgbackrestLayout(path.join(root, 'pgbackrest'));
+  return {
+    version: 1,
+    serviceUser: user,
+    postgres: {
+      name: 'main',
+      dataDir: path.join(pgDir, 'data'),
+      port: 0,
+      socketDir: socketDirFor(path.join(root, 'run'), key),
+      logFile: path.join(pgDir, 'postgres.log'),
+      superuser: 'tickvault',
+      password: newSecret(),
+      database: 'tickvault',
+    },
+    redis: { dir: path.join(root, 'redis'), port: 0, password: newSecret() },
+    s3: { dir: path.join(root, 's3'), port: 0, bucket: BACKUP_BUCKET },
+    pgbackrest: pgbr,
+    extraClusters: [],
+  };
+}
+
+function requireTools(): void {
+  pgBinDir();
+  for (const tool of ['redis-server', 'pgbackrest']) {
+    const found = (process.env.PATH ?? '').split(':').some((dir) => fs.existsSync(path.join(dir, tool)));
+    if (!found) throw new ConfigError(`${tool} is not installed`, { hint: 'run scripts/bootstrap (as root it installs missing packages with apt)' });
+  }
+}
+
+export interface UpResult extends StackEndpoints {
+  reused: { postgres: boolean; redis: boolean; s3: boolean };
+  envFile: string;
+}
+
+/** Start (or reuse) PostgreSQL, Redis and s3rver under .tickvault/local/. */
+export async function up(run: Run): Promise<UpResult> {
+  requireTools();
+  const root = localDir();
+  const user = await serviceUser();
+  const state = readState() ?? freshState(root, user.name);
+  const reused = { postgres: false, redis: false, s3: false };
+
+  await run.step('prepare state directory', async () => {
+    for (const dir of [root, path.dirname(state.postgres.dataDir), state.redis.dir, state.s3.dir, path.dirname(state.pgbackrest.configFile)]) {
+      fs.mkdirSync(dir, { recursive: true, mode: 0o750 });
+    }
+    for (const dir of [stateRoot(), root]) fs.chmodSync(dir, 0o755);
+    for (const dir of [path.dirname(state.postgres.dataDir), state.redis.dir, path.dirname(state.pgbackrest.configFile)]) chownTree(dir, user);
+    await assertReachable(path.dirname(state.postgres.dataDir), user);
+  }, { detail: root });
+
+  await run.step('postgres', async (ctx) => {
+    const pgState = state.postgres;
+    if (clusterRunning(pgState.dataDir)) {
+      reused.postgres = true;
+      ctx.note(`reusing running cluster on port ${pgState.port}`);
+      return;
+    }
+    pgState.port = await choosePort(pgState.port || undefined);
+    const layout = state.pgbackrest;
+    const firstInit = !fs.existsSync(path.join(pgState.dataDir, 'PG_VERSION'));
+    if (firstInit) await initCluster(pgState, user, pgState.superuser, pgState.password);
+    writePgBackRestConfig(layout, pgState);
+    chownTree(path.dirname(layout.configFile), user);
+    writeClusterConf(pgState.dataDir, {
+      ...baseSettings(pgState),
+      archive_mode: 'on',
+      archive_command: archiveCommand(layout),
+      archive_timeout: 30,
+    });
+    if (user.prefix.length) fs.chownSync(path.join(pgState.dataDir, 'tickvault.conf'), user.uid, user.gid);
+    await startCluster(pgState, user);
+    const url = clusterUrl(pgState.port, pgState.superuser, pgState.password, 'postgres');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [pgState.database]);
+      if (exists.rowCount === 0) await client.query(`CREATE DATABASE ${pgState.database}`);
+    } finally {
+      await client.end();
+    }
+    // The stanza makes WAL archiving work from the first segment (PITR-ready).
+    const stanza = await $`${user.prefix} pgbackrest --config=${layout.configFile} --stanza=${layout.stanza} stanza-create`.nothrow();
+    if (stanza.exitCode !== 0) throw new Error(`pgbackrest stanza-create failed: ${stanza.stderr.trim() || stanza.stdout.trim()}`);
+    ctx.note(`${firstInit ? 'initialised and started' : 'started'} on port ${pgState.port}`);
+  });
+
+  await run.step('redis', async (ctx) => {
+    if (redisRunning(state.redis.dir)) {
+      reused.redis = true;
+      ctx.note(`reusing running server on port ${state.redis.port}`);
+      return;
+    }
+    state.redis.port = await choosePort(state.redis.port || undefined);
+    writeRedisConf(state.redis);
+    await startRedis(state.redis, user);
+    ctx.note(`started on port ${state.redis.port}`);
+  });
+
+  await run.step('s3', async (ctx) => {
+    if (s3Running(state.s3.pid)) {
+      reused.s3 = true;
+      ctx.note(`reusing running s3rver on port ${state.s3.port}`);
+      return;
+    }
+    state.s3.port = await choosePort(state.s3.port || undefined);
+    state.s3.pid = await startS3(state.s3.dir, state.s3.port, state.s3.bucket);
+    ctx.note(`s3rver on port ${state.s3.port}, bucket ${state.s3.bucket}`);
+  });
+
+  writeState(state);
+  const endpoints = endpointsOf(state);
+  writeEnvFile(endpoints.env);
+  await run.step('health', async () => {
+    const health = await checkHealth(state);
+    const failed = Object.entries(health).filter(([, h]) => !h.healthy);
+    if (failed.length) throw new VerificationError(`unhealthy after start: ${failed.map(([n, h]) => `${n} (${h.detail})`).join(', ')}`);
+  }, { readOnly: true });
+  return { ...endpoints, reused, envFile: localEnvFile() };
+}
+
+async function checkHealth(state: StackState): Promise<Record<'postgres' | 'redis' | 's3', Health>> {
+  const e = endpointsOf(state);
+  const [postgres, redis, s3] = await Promise.all([postgresHealth(e.postgres.url), redisHealth(e.redis.url), s3Health(e.s3.endpoint, e.s3.bucket)]);
+  return { postgres, redis, s3 };
+}
+
+export interface ServiceStatus extends Health {
+  running: boolean;
+  pid?: number;
+  port: number;
+}
+
+export async function status(): Promise<{ started: boolean; services: Record<string, ServiceStatus> }> {
+  const state = readState();
+  if (!state) return { started: false, services: {} };
+  const health = await checkHealth(state);
+  const services: Record<string, ServiceStatus> = {
+    postgres: { running: clusterRunning(state.postgres.dataDir), pid: postmasterPid(state.postgres.dataDir), port: state.postgres.port, ...health.postgres },
+    redis: { running: redisRunning(state.redis.dir), pid: redisPid(state.redis.dir), port: state.redis.port, ...health.redis },
+    s3: { running: s3Running(state.s3.pid), pid: state.s3.pid, port: state.s3.port, ...health.s3 },
+  };
+  for (const cluster of state.extraClusters) {
+    const running = clusterRunning(cluster.dataDir);
+    services[`postgres:${cluster.name}`] = { running, pid: postmasterPid(cluster.dataDir), port: cluster.port, healthy: running, detail: cluster.dataDir };
+  }
+  return { started: true, services };
+}
+
+/** Stop exactly what `up` (and restores) started, by pid; verify none is left. */
+export async function down(run: Run, opts: { purge: boolean }): Promise<{ stopped: string[]; purged: boolean }> {
+  const state = readState();
+  const stopped: string[] = [];
+  if (!state) {
+    run.info('the local stack was never started here; nothing to stop');
+    return { stopped, purged: false };
+  }
+  const user = await serviceUser();
+  const pids: number[] = [];
+  for (const cluster of [...state.extraClusters, state.postgres]) {
+    await run.step(`stop postgres ${cluster.name}`, async (ctx) => {
+      const pid = postmasterPid(cluster.dataDir);
+      if (await stopCluster(cluster.dataDir, user)) {
+        stopped.push(`postgres:${cluster.name}`);
+        if (pid) pids.push(pid);
+        ctx.note(`stopped pid ${pid}`);
+      } else ctx.note('was not running');
+    });
+  }
+  await run.step('stop redis', async (ctx) => {
+    const pid = redisPid(state.redis.dir);
+    if (pid && redisRunning(state.redis.dir)) {
+      await stopPid(pid);
+      pids.push(pid);
+      stopped.push('redis');
+      ctx.note(`stopped pid ${pid}`);
+    } else ctx.note('was not running');
+  });
+  await run.step('stop s3', async (ctx) => {
+    const pid = state.s3.pid;
+    if (pid && s3Running(pid)) {
+      await stopPid(pid);
+      pids.push(pid);
+      stopped.push('s3');
+      ctx.note(`stopped pid ${pid}`);
+    } else ctx.note('was not running');
+  });
+  await run.step('verify nothing left running', async () => {
+    const gone = await waitFor(() => pids.every((pid) => !isOurProcess(pid, '')), 10_000);
+    if (!gone) throw new VerificationError(`processes still running: ${pids.filter((p) => isOurProcess(p, '')).join(', ')}`);
+  }, { readOnly: true });
+  state.extraClusters = state.extraClusters.filter((c) => clusterRunning(c.dataDir));
+  writeState(state);
+  if (opts.purge) {
+    await run.step('purge local data', async () => {
+      fs.rmSync(localDir(), { recursive: true, force: true });
+      if (state.postgres.socketDir.startsWith('/tmp/')) fs.rmSync(state.postgres.socketDir, { recursive: true, force: true });
+    }, { confirm: { action: 'delete every local database, Redis dump and backup object', target: 'local' } });
+  }
+  return { stopped, purged: opts.purge && !run.dryRun };
+}

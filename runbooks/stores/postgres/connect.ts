@@ -1,0 +1,46 @@
+import pg from 'pg';
+import { ConfigError } from '../../engine/errors';
+
+// Return int8 and numeric as strings (no float rounding); timestamps as text
+// are handled by the queries that need them.
+pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
+
+const redact = (url: string): string => url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
+
+/**
+ * Connect, turning the errors an operator can fix (host, port, password,
+ * database name) into ConfigError (exit 2) that says which URL is wrong.
+ */
+export async function connect(url: string, label = 'DATABASE_URL', applicationName = 'tickvault'): Promise<pg.Client> {
+  let client: pg.Client;
+  try {
+    client = new pg.Client({ connectionString: url, application_name: applicationName, connectionTimeoutMillis: 10_000 });
+  } catch (error) {
+    throw new ConfigError(`${label} is not a valid PostgreSQL URL: ${(error as Error).message}`);
+  }
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    const err = error as NodeJS.ErrnoException & { code?: string };
+    const where = redact(url);
+    if (err.code === '28P01' || err.code === '28000') throw new ConfigError(`${label}: authentication failed for ${where}`, { hint: 'check the user and password in the URL' });
+    if (err.code === '3D000') throw new ConfigError(`${label}: ${err.message} (${where})`);
+    if (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH' || /timeout/i.test(err.message)) {
+      throw new ConfigError(`${label}: cannot reach ${where} (${err.code ?? err.message})`, { hint: 'is the server running? for the local stack: npx tsx runbooks/local.ts up' });
+    }
+    throw new ConfigError(`${label}: cannot connect to ${where}: ${err.message}`);
+  }
+  return client;
+}
+
+/** Run fn with a connected client and always close it. */
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>, label?: string): Promise<T> {
+  const client = await connect(url, label);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
