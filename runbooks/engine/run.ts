@@ -72,6 +72,8 @@ export class Run {
   private readonly stdout: Writable;
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private lastProgressEvent = 0;
+  /** Figures gathered so far; they reach the summary even when the run fails. */
+  readonly figures: Record<string, unknown> = {};
 
   constructor(private readonly opts: RunOptions) {
     this.runbook = opts.runbook;
@@ -100,6 +102,11 @@ export class Run {
 
   warn(message: string, fields: Record<string, unknown> = {}, step?: string): void {
     this.emit('warn', step, { message, ...fields });
+  }
+
+  /** Add figures to the summary (kept if a later step fails). */
+  report(figures: Record<string, unknown>): void {
+    Object.assign(this.figures, figures);
   }
 
   info(message: string, fields: Record<string, unknown> = {}): void {
@@ -208,6 +215,7 @@ export class Run {
       durationMs: Date.now() - this.startedAt,
       steps: this.steps,
       ...(error !== undefined ? { error: { code: codeOf(error), message: messageOf(error) } } : {}),
+      ...this.figures,
       ...outcome.figures,
       ...(this.audit ? { audit: this.audit.file } : {}),
     };

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
-import { ConfigError } from '../engine/errors';
+import { pgBin } from '../stores/postgres/binaries';
 import { isOurProcess } from './process';
 import type { ServiceUser } from './service-user';
 
@@ -12,28 +12,6 @@ export interface ClusterSpec {
   socketDir: string;
   logFile: string;
 }
-
-let binDirCache: string | undefined;
-
-/** The newest installed PostgreSQL (>= 15) bin directory, or PG_BIN_DIR. */
-export function pgBinDir(): string {
-  if (binDirCache) return binDirCache;
-  if (process.env.PG_BIN_DIR) return (binDirCache = process.env.PG_BIN_DIR);
-  const root = '/usr/lib/postgresql';
-  const versions = fs.existsSync(root)
-    ? fs
-        .readdirSync(root)
-        .map(Number)
-        .filter((v) => v >= 15 && fs.existsSync(path.join(root, String(v), 'bin', 'initdb')))
-        .sort((a, b) => b - a)
-    : [];
-  if (versions.length === 0) {
-    throw new ConfigError('no PostgreSQL 15+ server binaries found under /usr/lib/postgresql', { hint: 'run scripts/bootstrap (as root it installs them with apt)' });
-  }
-  return (binDirCache = path.join(root, String(versions[0]), 'bin'));
-}
-
-export const pgBin = (name: string): string => path.join(pgBinDir(), name);
 
 /** Settings we own live in tickvault.conf, included from postgresql.conf. */
 export function writeClusterConf(dataDir: string, settings: Record<string, string | number>): void {

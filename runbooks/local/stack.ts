@@ -8,7 +8,8 @@ import { localDir, localEnvFile, stateRoot } from '../engine/paths';
 import type { Run } from '../engine/run';
 import { postgresHealth, redisHealth, s3Health, type Health } from './health';
 import { archiveCommand, pgbackrestLayout, writePgBackRestConfig } from './pgbackrest-config';
-import { baseSettings, clusterRunning, clusterUrl, initCluster, pgBinDir, postmasterPid, socketDirFor, startCluster, stopCluster, writeClusterConf } from './postgres-cluster';
+import { baseSettings, clusterRunning, clusterUrl, initCluster, postmasterPid, socketDirFor, startCluster, stopCluster, writeClusterConf } from './postgres-cluster';
+import { pgBinDir } from '../stores/postgres/binaries';
 import { choosePort, isOurProcess, stopPid, waitFor } from './process';
 import { redisPid, redisRunning, redisUrlFor, startRedis, writeRedisConf } from './redis-server';
 import { s3Running, S3RVER_CREDENTIALS, startS3 } from './s3-endpoint';
@@ -74,6 +75,7 @@ function freshState(root: string, user: string): StackState {
     s3: { dir: path.join(root, 's3'), port: 0, bucket: BACKUP_BUCKET },
     pgbackrest: pgbr,
     extraClusters: [],
+    extraRedis: [],
   };
 }
 
@@ -198,6 +200,10 @@ export async function status(): Promise<{ started: boolean; services: Record<str
     redis: { running: redisRunning(state.redis.dir), pid: redisPid(state.redis.dir), port: state.redis.port, ...health.redis },
     s3: { running: s3Running(state.s3.pid), pid: state.s3.pid, port: state.s3.port, ...health.s3 },
   };
+  for (const extra of state.extraRedis) {
+    const running = redisRunning(extra.dir);
+    services[`redis:${extra.name}`] = { running, pid: redisPid(extra.dir), port: extra.port, healthy: running, detail: extra.dir };
+  }
   for (const cluster of state.extraClusters) {
     const running = clusterRunning(cluster.dataDir);
     services[`postgres:${cluster.name}`] = { running, pid: postmasterPid(cluster.dataDir), port: cluster.port, healthy: running, detail: cluster.dataDir };
@@ -225,6 +231,17 @@ export async function down(run: Run, opts: { purge: boolean }): Promise<{ stoppe
       } else ctx.note('was not running');
     });
   }
+  for (const extra of state.extraRedis) {
+    await run.step(`stop redis ${extra.name}`, async (ctx) => {
+      const pid = redisPid(extra.dir);
+      if (pid && redisRunning(extra.dir)) {
+        await stopPid(pid);
+        pids.push(pid);
+        stopped.push(`redis:${extra.name}`);
+        ctx.note(`stopped pid ${pid}`);
+      } else ctx.note('was not running');
+    });
+  }
   await run.step('stop redis', async (ctx) => {
     const pid = redisPid(state.redis.dir);
     if (pid && redisRunning(state.redis.dir)) {
@@ -248,6 +265,7 @@ export async function down(run: Run, opts: { purge: boolean }): Promise<{ stoppe
     if (!gone) throw new VerificationError(`processes still running: ${pids.filter((p) => isOurProcess(p, '')).join(', ')}`);
   }, { readOnly: true });
   state.extraClusters = state.extraClusters.filter((c) => clusterRunning(c.dataDir));
+  state.extraRedis = state.extraRedis.filter((r) => redisRunning(r.dir));
   writeState(state);
   if (opts.purge) {
     await run.step('purge local data', async () => {

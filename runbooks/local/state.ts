@@ -22,6 +22,8 @@ export const stackStateSchema = z.object({
   pgbackrest: z.object({ configFile: z.string(), repoPath: z.string(), stanza: z.string() }),
   /** Clusters started by restores; `down` stops them too. */
   extraClusters: z.array(clusterSchema).default([]),
+  /** Redis servers started by restores; `down` stops them too. */
+  extraRedis: z.array(z.object({ name: z.string(), dir: z.string(), port: z.number() })).default([]),
 });
 
 export type StackState = z.infer<typeof stackStateSchema>;
@@ -50,6 +52,13 @@ export function registerExtraCluster(cluster: ClusterRecord): void {
   const state = readState();
   if (!state) return;
   state.extraClusters = [...state.extraClusters.filter((c) => c.dataDir !== cluster.dataDir), cluster];
+  writeState(state);
+}
+
+export function registerExtraRedis(server: { name: string; dir: string; port: number }): void {
+  const state = readState();
+  if (!state) return;
+  state.extraRedis = [...state.extraRedis.filter((r) => r.dir !== server.dir), server];
   writeState(state);
 }
 

@@ -25,8 +25,8 @@ describe('seed runbook', () => {
     const again = await runRunbook('seed', ['--json', '--database-url', url, '--scale', '0.01'], { env });
     expect(again.code).toBe(4);
     expect(again.events.find((e) => e.event === 'error')).toMatchObject({ code: 'TV_REFUSED' });
-    const [{ n }] = await query<{ n: string }>(url, 'SELECT count(*) AS n FROM pattern_cache');
-    expect(n).toBe('5');
+    const rows = await query<{ n: string }>(url, 'SELECT count(*) AS n FROM pattern_cache');
+    expect(rows[0]?.n).toBe('5');
   });
 
   it('--reset without --yes off a terminal is refused; with --yes it reseeds', async () => {

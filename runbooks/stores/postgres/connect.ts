@@ -26,7 +26,7 @@ export async function connect(url: string, label = 'DATABASE_URL', applicationNa
     const err = error as NodeJS.ErrnoException & { code?: string };
     const where = redact(url);
     if (err.code === '28P01' || err.code === '28000') throw new ConfigError(`${label}: authentication failed for ${where}`, { hint: 'check the user and password in the URL' });
-    if (err.code === '3D000') throw new ConfigError(`${label}: ${err.message} (${where})`);
+    if (err.code === '3D000') throw new ConfigError(`${label}: ${err.message} (${where})`, { pgCode: err.code });
     if (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH' || /timeout/i.test(err.message)) {
       throw new ConfigError(`${label}: cannot reach ${where} (${err.code ?? err.message})`, { hint: 'is the server running? for the local stack: npx tsx runbooks/local.ts up' });
     }

@@ -1,13 +1,55 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { NORMALISE_SESSION, qualify, tableLabel, type TableName } from './sql';
+import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from './sql';
 
 /** Row count plus an order-independent content hash, computed in the database. */
 export interface TableFingerprint {
   table: string;
   rows: number;
   hash: string;
+  /** Newest value of the table's event-time columns, ISO UTC (not in manifests' equality). */
+  newest?: string | null;
 }
+
+// Columns that hold future or planned times say nothing about data freshness.
+const NOT_EVENT_TIME = /expire|until|deadline|valid_to|due|next_|scheduled/i;
+
+/** Timestamp columns of a table that record when something happened. */
+export async function eventTimeColumns(client: pg.ClientBase, table: TableName): Promise<{ name: string; tz: boolean }[]> {
+  const { rows } = await client.query<{ name: string; type: string }>(
+    `SELECT column_name AS name, data_type AS type FROM information_schema.columns
+      WHERE table_schema = $1 AND table_name = $2 AND data_type IN ('timestamp with time zone', 'timestamp without time zone')
+      ORDER BY ordinal_position`,
+    [table.schema, table.name],
+  );
+  return rows.filter((r) => !NOT_EVENT_TIME.test(r.name)).map((r) => ({ name: r.name, tz: r.type === 'timestamp with time zone' }));
+}
+
+/**
+ * Fingerprint plus the newest event time (capped at `asOf`) in the same
+ * scan: restores use it to measure RPO.
+ */
+export async function fingerprintWithNewest(client: pg.ClientBase, table: TableName, asOf: Date): Promise<TableFingerprint> {
+  await client.query(NORMALISE_SESSION);
+  const columns = await eventTimeColumns(client, table);
+  const maxes = columns.map((c) => {
+    const expr = c.tz ? `t.${quoteIdent(c.name)}` : `(t.${quoteIdent(c.name)} AT TIME ZONE 'UTC')`;
+    return `max(${expr}) FILTER (WHERE ${expr} <= $1::timestamptz)`;
+  });
+  const newestExpr = maxes.length ? `to_char(greatest(${maxes.join(', ')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : 'NULL';
+  const { rows } = await client.query<{ rows: string; hash: string; newest: string | null }>(
+    `SELECT count(*)::text AS rows,
+            coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0)::text AS hash,
+            ${newestExpr} AS newest
+       FROM ${qualify(table)} AS t`,
+    maxes.length ? [asOf.toISOString()] : [],
+  );
+  return { table: tableLabel(table), rows: Number(rows[0]!.rows), hash: rows[0]!.hash, newest: rows[0]!.newest };
+}
+
+/** The newest of many tables' newest event times. */
+export const newestOf = (fingerprints: TableFingerprint[]): string | null =>
+  fingerprints.map((f) => f.newest).filter((v): v is string => Boolean(v)).sort().at(-1) ?? null;
 
 /**
  * Sum of the first 64 bits of md5(row text): order-free, so two copies with

@@ -1,0 +1,48 @@
+/**
+ * Backups of every store into the backup repository, and their upkeep.
+ *   npx tsx runbooks/backup.ts <postgres|redis|qdrant|all> [--kind logical|physical] [--json]
+ *   npx tsx runbooks/backup.ts list | verify <id> | prune [--dry-run]
+ */
+import { runCli } from './engine/cli';
+import { backupCommand } from './recovery/backup-commands';
+
+const usage = `
+Usage: npx tsx runbooks/backup.ts <command> [flags]
+
+  postgres   --kind logical (default): pg_dump -Fd in parallel from an exported
+               snapshot, per-table fingerprints in the same snapshot
+             --kind physical: pgBackRest backup (--type full|diff|incr), WAL
+               archived continuously for point-in-time recovery
+  redis      BGSAVE, copy and redis-check-rdb the RDB
+  qdrant     per-collection snapshots (QDRANT_URL, QDRANT_API_KEY)
+  all        postgres (logical), redis, and qdrant when QDRANT_URL is set
+  list       backups in the repository, oldest first   [--store s]
+  verify ID  re-read every artifact, check sha256 (and pgbackrest verify)
+  prune      delete backups past retention that a newer good backup covers;
+             never the newest good one   [--retention-days 30] [--dry-run]
+
+  --repo URL            BACKUP_REPO: file:///path or s3://bucket/prefix
+  --database-url URL    DATABASE_URL       --redis-url URL  REDIS_URL
+  --qdrant-url URL      QDRANT_URL         --collection C   (repeatable)
+  --jobs N              pg_dump workers (default 2)
+Backups go to <repo>/<TICKVAULT_ENV>/<store>/<id>/ with manifest.json written last.
+`;
+
+await runCli({
+  runbook: 'backup',
+  usage,
+  commands: ['postgres', 'redis', 'qdrant', 'all', 'list', 'verify', 'prune'] as const,
+  options: {
+    kind: { type: 'string' },
+    type: { type: 'string' },
+    jobs: { type: 'string' },
+    repo: { type: 'string' },
+    store: { type: 'string' },
+    'database-url': { type: 'string' },
+    'redis-url': { type: 'string' },
+    'qdrant-url': { type: 'string' },
+    collection: { type: 'string', multiple: true },
+    'retention-days': { type: 'string' },
+  },
+  main: backupCommand,
+});

@@ -1,0 +1,112 @@
+import type { CliContext, CommandResult } from '../engine/cli';
+import { numberFlag, stringFlag } from '../engine/cli';
+import { postgresUrl, validated } from '../engine/config';
+import { TargetMissedError, UsageError } from '../engine/errors';
+import type { Run } from '../engine/run';
+import { isGood, listBackups, readManifest, type Manifest, type Store } from '../repository/manifest';
+import { databaseName } from '../stores/postgres/binaries';
+import { logicalRestore } from '../stores/postgres/logical-restore';
+import { requireConfig } from '../stores/postgres/pgbackrest';
+import { physicalRestore } from '../stores/postgres/physical-restore';
+import { databaseIdentity } from '../stores/postgres/server-info';
+import { snapshotRestore } from '../stores/qdrant/snapshot-restore';
+import { rdbRestore } from '../stores/redis/rdb-restore';
+import { recoveryContext } from './context';
+import { measureObjectives, SCENARIOS, type Scenario } from './objectives';
+
+function parseTime(flag: string, value: string | undefined): Date | undefined {
+  if (value === undefined) return undefined;
+  const date = new Date(value);
+  if (Number.isNaN(date.getTime())) throw new UsageError(`--${flag} must be an ISO timestamp, got "${value}"`);
+  return date;
+}
+
+/** --backup ID, or --latest: the newest good backup of that store (and kind). */
+async function chooseBackup(ctx: CliContext, store: Store, kind?: string): Promise<Manifest> {
+  const { repo, env } = recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo'));
+  const id = stringFlag(ctx.flags, 'backup');
+  if (id) {
+    const manifest = await readManifest(repo, env, id);
+    if (manifest.store !== store) throw new UsageError(`backup ${id} is a ${manifest.store} backup, not ${store}`);
+    return manifest;
+  }
+  const good = (await listBackups(repo, env, store)).filter((e) => isGood(e) && (!kind || e.manifest.kind === kind));
+  const latest = good.at(-1);
+  if (!latest) throw new UsageError(`no good ${store}${kind ? ` ${kind}` : ''} backup in ${repo.url} (env ${env})`);
+  return latest.manifest;
+}
+
+/** RTO/RPO against the scenario's targets; a missed target fails the run with exit 3. */
+function judge(run: Run, scenario: Scenario, incidentTime: Date | undefined, newestData: string | null, override?: string): void {
+  const report = measureObjectives({ scenario, startedAt: run.startedAt, verifiedAt: Date.now(), incidentTime, newestData, override });
+  run.report({ objectives: report, rtoMs: report.rtoMs, rpoMs: report.rpoMs });
+  run.info(`RTO ${Math.round(report.rtoMs / 1000)} s (target ${report.rtoTargetMs / 60000} min) · RPO ${report.rpoMs === null ? 'unknown' : `${Math.round(report.rpoMs / 1000)} s`} (target ${report.rpoTargetMs / 60000} min) · scenario ${scenario}`);
+  const missed = [...(report.rtoMet ? [] : ['RTO']), ...(report.rpoMet ? [] : ['RPO'])];
+  if (missed.length) throw new TargetMissedError(`${missed.join(' and ')} target missed for scenario "${scenario}"`);
+}
+
+export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
+  const { run, flags, settings } = ctx;
+  const store = ctx.command as Store;
+  const latest = Boolean(flags.latest);
+  const backupId = stringFlag(flags, 'backup');
+  const toTime = parseTime('to-time', stringFlag(flags, 'to-time'));
+  const incidentTime = parseTime('incident-time', stringFlag(flags, 'incident-time'));
+  const inPlace = Boolean(flags['in-place']);
+  const targetFlag = stringFlag(flags, 'target-url');
+  if ([latest, Boolean(backupId), Boolean(toTime)].filter(Boolean).length !== 1) throw new UsageError('choose exactly one of --latest, --backup <id>, --to-time <ISO timestamp>');
+  if (inPlace && targetFlag) throw new UsageError('--in-place and --target-url exclude each other');
+  const scenarioFlag = stringFlag(flags, 'scenario') as Scenario | undefined;
+  if (scenarioFlag && !SCENARIOS.includes(scenarioFlag)) throw new UsageError(`--scenario must be one of ${SCENARIOS.join(', ')}`);
+  const override = settings.get('TICKVAULT_OBJECTIVES');
+  const { repo } = recoveryContext(settings, stringFlag(flags, 'repo'));
+
+  if (store === 'postgres') {
+    const sourceUrl = validated('DATABASE_URL', postgresUrl, settings.require('DATABASE_URL', stringFlag(flags, 'database-url'), '--database-url'));
+    const kindFlag = stringFlag(flags, 'kind');
+    if (toTime || kindFlag === 'physical' || (backupId && backupId.startsWith('postgres-physical-'))) {
+      if (inPlace || targetFlag) throw new UsageError('physical and point-in-time restores go into a new cluster; --in-place/--target-url do not apply (repoint clients to the reported targetUrl)');
+      const manifest = toTime ? undefined : await chooseBackup(ctx, 'postgres', 'physical');
+      const target = requireConfig({ configFile: settings.get('PGBACKREST_CONFIG'), stanza: settings.get('PGBACKREST_STANZA') });
+      await run.lock(`pgbackrest:${target.stanza}`);
+      // --latest replays every archived WAL segment; --backup stops at that backup's end.
+      const result = await physicalRestore(run, { pgbackrest: target, sourceUrl, ...(toTime ? { toTime } : {}), ...(backupId ? { label: String(manifest!.details.label) } : {}) });
+      run.report({ backupId: manifest?.id ?? null, kind: 'physical', targetUrl: result.targetUrl, dataDir: result.dataDir, recoveryTarget: result.recoveryTarget, tables: result.tables, rows: result.rows, verified: ['pgBackRest checksums during restore', 'recovery reached the target and promoted', 'every table readable'], fingerprintCompared: false });
+      if (!run.dryRun) judge(run, scenarioFlag ?? (toTime ? 'corruption' : 'full-failure'), incidentTime, result.newestData, override);
+      return { figures: {} };
+    }
+    if (!inPlace && !targetFlag) throw new UsageError('a logical restore needs --target-url URL (a new or empty database) or --in-place');
+    const manifest = await chooseBackup(ctx, 'postgres', 'logical');
+    const targetUrl = inPlace ? sourceUrl : validated('--target-url', postgresUrl, targetFlag);
+    await run.lock(`postgres:${databaseIdentity(targetUrl)}`);
+    if (inPlace) {
+      await run.step('confirm in-place restore', async () => undefined, {
+        confirm: { action: `replace database "${databaseName(targetUrl)}" with backup ${manifest.id} (the current one is kept renamed)`, target: databaseName(targetUrl) },
+      });
+    }
+    const result = await logicalRestore(run, { repo, manifest, targetUrl, inPlace, jobs: numberFlag(flags, 'jobs', 2) });
+    run.report({ backupId: manifest.id, kind: 'logical', targetUrl: result.targetUrl, tablesVerified: result.tablesVerified, rowsVerified: result.rowsVerified, previousDatabase: result.previousDatabase ?? null, resumed: result.resumed, verified: ['sha256 of every file', 'row count and content hash of every table'], fingerprintCompared: true });
+    if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifest.dataUpTo, override);
+    return { figures: {} };
+  }
+
+  if (toTime) throw new UsageError(`--to-time applies to PostgreSQL only; ${store} restores whole backups`);
+  if (store === 'redis') {
+    const manifest = await chooseBackup(ctx, 'redis');
+    const redisUrl = targetFlag ?? settings.require('REDIS_URL', stringFlag(flags, 'redis-url'), '--redis-url');
+    await run.lock(`redis:${new URL(redisUrl).host}`);
+    const result = await rdbRestore(run, { repo, manifest, redisUrl, inPlace });
+    run.report({ backupId: manifest.id, kind: 'rdb', targetUrl: result.targetUrl, dbsize: result.dbsize, previousRdb: result.previousRdb ?? null, fingerprintCompared: result.fingerprintCompared, verified: ['sha256', 'redis-check-rdb', 'DBSIZE', ...(result.fingerprintCompared ? ['key-sample fingerprint'] : [])] });
+    if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifest.dataUpTo, override);
+    return { figures: {} };
+  }
+
+  const manifest = await chooseBackup(ctx, 'qdrant');
+  const url = targetFlag ?? settings.require('QDRANT_URL', stringFlag(flags, 'qdrant-url'), '--qdrant-url');
+  if (!targetFlag && !inPlace) throw new UsageError('a Qdrant restore needs --target-url URL (another Qdrant) or --in-place (QDRANT_URL)');
+  await run.lock(`qdrant:${new URL(url).host}`);
+  const result = await snapshotRestore(run, { repo, manifest, target: { url, apiKey: settings.get('QDRANT_API_KEY') }, inPlace });
+  run.report({ backupId: manifest.id, kind: 'snapshot', targetUrl: result.targetUrl, collections: result.collections, points: result.points, verified: ['sha256', 'exact points count per collection'] });
+  if (!run.dryRun) judge(run, scenarioFlag ?? 'full-failure', incidentTime, manifest.dataUpTo, override);
+  return { figures: {} };
+}

@@ -1,0 +1,67 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HashingStream } from './hashing';
+import { NotFoundError, type Repository, type StoredObject } from './repository';
+
+/** A directory as a repository; writes land under a temp name and are renamed into place. */
+export class FileRepository implements Repository {
+  readonly url: string;
+  constructor(private readonly root: string) {
+    this.url = `file://${root}`;
+  }
+
+  private resolve(key: string): string {
+    const full = path.resolve(this.root, key);
+    if (!full.startsWith(path.resolve(this.root) + path.sep)) throw new Error(`key escapes the repository: ${key}`);
+    return full;
+  }
+
+  async put(key: string, body: Readable): Promise<StoredObject> {
+    const target = this.resolve(key);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    const tmp = `${target}.${crypto.randomBytes(4).toString('hex')}.part`;
+    const hasher = new HashingStream();
+    try {
+      await pipeline(body, hasher, fs.createWriteStream(tmp, { mode: 0o640 }));
+      const handle = await fs.promises.open(tmp, 'r');
+      await handle.sync();
+      await handle.close();
+      await fs.promises.rename(tmp, target);
+    } catch (error) {
+      await fs.promises.rm(tmp, { force: true });
+      throw error;
+    }
+    return { size: hasher.size, sha256: hasher.digest() };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.resolve(key);
+    if (!fs.existsSync(file)) throw new NotFoundError(`not in the repository: ${key}`);
+    return fs.createReadStream(file, { highWaterMark: 1 << 20 });
+  }
+
+  async exists(key: string): Promise<boolean> {
+    return fs.existsSync(this.resolve(key));
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const dir = this.resolve(prefix || '.');
+    if (!fs.existsSync(dir)) return [];
+    const entries = await fs.promises.readdir(dir, { recursive: true, withFileTypes: true });
+    return entries
+      .filter((e) => e.isFile() && !e.name.endsWith('.part'))
+      .map((e) => path.relative(this.root, path.join(e.parentPath, e.name)))
+      .sort();
+  }
+
+  async remove(keys: string[]): Promise<void> {
+    for (const key of keys) await fs.promises.rm(this.resolve(key), { force: true });
+    // Drop directories left empty.
+    for (const dir of new Set(keys.map((k) => path.dirname(this.resolve(k))))) {
+      await fs.promises.rmdir(dir).catch(() => undefined);
+    }
+  }
+}

@@ -1,0 +1,105 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, VerificationError } from '../../engine/errors';
+import { localDir } from '../../engine/paths';
+import type { Run } from '../../engine/run';
+import { baseSettings, clusterUrl, socketDirFor, startCluster, writeClusterConf } from '../../local/postgres-cluster';
+import { choosePort, waitFor } from '../../local/process';
+import { chownTree, serviceUser } from '../../local/service-user';
+import { registerExtraCluster } from '../../local/state';
+import { databaseName } from './binaries';
+import { withClient } from './connect';
+import { fingerprintWithNewest, listTables, newestOf } from './fingerprint';
+import { pgbackrest, pgbackrestInfo, type PgBackRestTarget } from './pgbackrest';
+
+export interface PhysicalRestoreOptions {
+  pgbackrest: PgBackRestTarget;
+  /** The source URL: user, password and database name of the restored copy. */
+  sourceUrl: string;
+  /** Restore this backup set to its consistent end... */
+  label?: string;
+  /** ...or replay WAL up to this time... */
+  toTime?: Date;
+  /** ...else replay all archived WAL (latest). */
+}
+
+export interface PhysicalRestoreResult {
+  targetUrl: string;
+  dataDir: string;
+  port: number;
+  tables: number;
+  rows: number;
+  newestData: string | null;
+  recoveryTarget: string;
+}
+
+/**
+ * pgBackRest restore into a new data directory (never over a live one),
+ * started on a free port and registered so `local.ts down` stops it.
+ */
+export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): Promise<PhysicalRestoreResult> {
+  await run.step('inspect pgBackRest repository', async (step) => {
+    const found = await pgbackrestInfo(opts.pgbackrest);
+    if (found.backup.length === 0) throw new ConfigError(`stanza "${opts.pgbackrest.stanza}" has no backups to restore`);
+    if (opts.label && !found.backup.some((b) => b.label === opts.label)) throw new ConfigError(`pgBackRest set ${opts.label} is not in the repository (expired?)`);
+    if (opts.toTime) {
+      const first = found.backup[0]!.timestamp.stop * 1000;
+      if (opts.toTime.getTime() < first) throw new ConfigError(`--to-time ${opts.toTime.toISOString()} is before the oldest backup finished (${new Date(first).toISOString()})`);
+    }
+    step.record({ backups: found.backup.length, archive: found.archive[0] });
+    return found.backup.length;
+  }, { readOnly: true });
+
+  const name = `restore-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${crypto.randomBytes(2).toString('hex')}`;
+  const root = path.join(localDir(), 'restores', name);
+  const dataDir = path.join(root, 'data');
+  const recoveryTarget = opts.toTime ? `time ${opts.toTime.toISOString()}` : opts.label ? `end of ${opts.label}` : 'end of archived WAL';
+  const args = ['restore', `--pg1-path=${dataDir}`, '--archive-mode=off'];
+  if (opts.toTime) args.push('--type=time', `--target=${opts.toTime.toISOString()}`, '--target-action=promote');
+  else if (opts.label) args.push(`--set=${opts.label}`, '--type=immediate', '--target-action=promote');
+
+  const user = await serviceUser();
+  await run.step('pgbackrest restore (checksums checked per file)', async () => {
+    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
+    fs.mkdirSync(dataDir, { mode: 0o700 });
+    chownTree(root, user);
+    await pgbackrest(opts.pgbackrest, args);
+  }, { detail: `${recoveryTarget} → new data directory ${dataDir}` });
+  if (run.dryRun) return { targetUrl: '', dataDir, port: 0, tables: 0, rows: 0, newestData: null, recoveryTarget };
+
+  const port = await choosePort(undefined);
+  const spec = { name, dataDir, port, socketDir: socketDirFor(path.join(root, 'run'), crypto.createHash('sha256').update(root).digest('hex').slice(0, 8)), logFile: path.join(root, 'postgres.log') };
+  const source = new URL(opts.sourceUrl);
+  const targetUrl = clusterUrl(port, decodeURIComponent(source.username), decodeURIComponent(source.password), databaseName(opts.sourceUrl));
+
+  await run.step('start restored cluster and wait for promotion', async (step) => {
+    writeClusterConf(dataDir, { ...baseSettings(spec), archive_mode: 'off' });
+    chownTree(root, user);
+    await startCluster(spec, user);
+    registerExtraCluster(spec);
+    const promoted = await waitFor(async () => {
+      try {
+        const rows = await withClient(targetUrl, (c) => c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'));
+        return rows.rows[0]?.r === false;
+      } catch {
+        return false;
+      }
+    }, 300_000, 250);
+    if (!promoted) throw new VerificationError(`the restored cluster on port ${port} did not finish recovery; see ${spec.logFile}`);
+    step.note(`port ${port}`);
+  });
+
+  const checked = await run.step('verify tables are readable', async (step) => {
+    const asOf = opts.toTime ?? new Date();
+    return withClient(targetUrl, async (client) => {
+      const tables = await listTables(client);
+      const prints = [];
+      for (const table of tables) prints.push(await fingerprintWithNewest(client, table, asOf));
+      const rows = prints.reduce((sum, p) => sum + p.rows, 0);
+      step.note(`${tables.length} tables, ${rows.toLocaleString('en-US')} rows`);
+      return { tables: tables.length, rows, newestData: newestOf(prints) };
+    });
+  });
+  return { targetUrl, dataDir, port, ...checked, recoveryTarget };
+}
