@@ -24,6 +24,9 @@ export interface PhysicalRestoreOptions {
   /** ...else replay all archived WAL (latest). */
 }
 
+/** pgBackRest wants "YYYY-MM-DD HH:MM:SS.mmm+00" (it reads a bare time as local). */
+export const pgbackrestTime = (date: Date): string => `${date.toISOString().replace('T', ' ').replace('Z', '')}+00`;
+
 export interface PhysicalRestoreResult {
   targetUrl: string;
   dataDir: string;
@@ -56,7 +59,7 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
   const dataDir = path.join(root, 'data');
   const recoveryTarget = opts.toTime ? `time ${opts.toTime.toISOString()}` : opts.label ? `end of ${opts.label}` : 'end of archived WAL';
   const args = ['restore', `--pg1-path=${dataDir}`, '--archive-mode=off'];
-  if (opts.toTime) args.push('--type=time', `--target=${opts.toTime.toISOString()}`, '--target-action=promote');
+  if (opts.toTime) args.push('--type=time', `--target=${pgbackrestTime(opts.toTime)}`, '--target-action=promote');
   else if (opts.label) args.push(`--set=${opts.label}`, '--type=immediate', '--target-action=promote');
 
   const user = await serviceUser();

@@ -1,0 +1,111 @@
+/**
+ * The disaster-recovery drill on its own embedded local stack.
+ *   npx tsx runbooks/drill.ts [--scale 0.1] [--keep] [--json]
+ */
+import path from 'node:path';
+import { numberFlag, runCli, stringFlag } from './engine/cli';
+import { readEnvFile } from './engine/config';
+import { UsageError, VerificationError } from './engine/errors';
+import { projectRoot, stateRoot } from './engine/paths';
+import { invokeRunbook, type Invocation } from './recovery/drill/invoke';
+import { writeReports } from './recovery/drill/report';
+import { deletedRows, droppedTable, lostDataDirectory, wipedRedis, type DrillEnv } from './recovery/drill/scenarios';
+import type { DrillReport, ScenarioResult } from './recovery/drill/types';
+import { serviceUser } from './local/service-user';
+
+const usage = `
+Usage: npx tsx runbooks/drill.ts [flags]
+
+Starts a separate local stack (under .tickvault/drill/, so your own local
+stack is never harmed), seeds market data, backs up every store, then
+inflicts four disasters and recovers from each with the restore runbook:
+
+  1. a table dropped            → logical restore in place      (deletion: RTO 1h, RPO 24h)
+  2. rows deleted at a known time → point-in-time recovery       (corruption: RTO 2h, RPO 1h)
+  3. Redis wiped                → RDB restore in place           (deletion)
+  4. the data directory lost    → pgBackRest restore + all WAL   (full failure: RTO 4h, RPO 1h)
+
+Writes reports/drill-<run>/report.{md,json,html}; exit 3 if any scenario fails.
+
+  --scale N        seed scale (default 0.1)
+  --keep           leave the drill stack running afterwards
+  --report-dir D   where to write the reports (default reports/drill-<run>)
+`;
+
+await runCli({
+  runbook: 'drill',
+  usage,
+  options: { scale: { type: 'string' }, keep: { type: 'boolean', default: false }, 'report-dir': { type: 'string' } },
+  async main({ run, flags }) {
+    const scale = numberFlag(flags, 'scale', 0.1);
+    if (!(scale > 0 && scale <= 10)) throw new UsageError('--scale must be in (0, 10]');
+    const home = path.join(stateRoot(), 'drill');
+    const env = { TICKVAULT_HOME: home, TICKVAULT_ENV: 'drill' };
+    const started = new Date();
+    const backups: Invocation[] = [];
+    const scenarios: ScenarioResult[] = [];
+    const skipped: string[] = [];
+    const must = (inv: Invocation, what: string): Invocation => {
+      if (inv.exitCode !== 0) throw new Error(`${what} failed (exit ${inv.exitCode}): ${inv.summary.error?.message ?? 'see its audit log'}`);
+      return inv;
+    };
+
+    await run.step('start the drill stack', async (step) => {
+      must(await invokeRunbook('local', ['up'], env), 'local.ts up');
+      step.note(home);
+    });
+    if (!flags.keep) {
+      run.onCleanup(async () => {
+        await invokeRunbook('local', ['down', '--purge', '--yes'], env);
+      });
+    }
+    const local = readEnvFile(path.join(home, 'local', 'env'));
+    const drillEnv: DrillEnv = {
+      env,
+      databaseUrl: local.DATABASE_URL!,
+      redisUrl: local.REDIS_URL!,
+      dataDir: path.join(home, 'local', 'postgres', 'data'),
+      serviceUserPrefix: (await serviceUser()).prefix,
+    };
+    run.masker.addUrl(drillEnv.databaseUrl).addUrl(drillEnv.redisUrl);
+
+    await run.step('seed market data', async (step) => {
+      const seeded = must(await invokeRunbook('seed', ['--scale', String(scale), '--end', 'now', '--reset', '--yes', '--redis-url', drillEnv.redisUrl], env), 'seed');
+      step.note(`${Number(seeded.summary.rows).toLocaleString('en-US')} rows, ${seeded.summary.redisKeys} Redis keys`);
+    });
+    await run.step('back up every store', async (step) => {
+      backups.push(must(await invokeRunbook('backup', ['all'], env), 'backup all'));
+      backups.push(must(await invokeRunbook('backup', ['postgres', '--kind', 'physical'], env), 'physical backup'));
+      step.note(backups.flatMap((b) => (b.summary.ids as string[]) ?? []).join(', '));
+    });
+    if (!process.env.QDRANT_URL) skipped.push('Qdrant: no QDRANT_URL (no Qdrant server on this machine)');
+
+    for (const [label, scenario] of [
+      ['disaster 1: drop a table', droppedTable],
+      ['disaster 2: delete rows, recover to just before', deletedRows],
+      ['disaster 3: wipe Redis', wipedRedis],
+      ['disaster 4: lose the PostgreSQL data directory', lostDataDirectory],
+    ] as const) {
+      const result = await run.step(label, async (step) => {
+        let r: ScenarioResult;
+        try {
+          r = await scenario(drillEnv);
+        } catch (error) {
+          r = { name: label, scenario: 'corruption', disaster: label, recovery: '-', passed: false, checks: [], error: (error as Error).message };
+        }
+        step.note(`${r.passed ? 'PASS' : 'FAIL'}${r.rtoMs != null ? ` · RTO ${(r.rtoMs / 1000).toFixed(1)} s` : ''}${r.rpoMs != null ? ` · RPO ${(r.rpoMs / 1000).toFixed(1)} s` : ''}`);
+        return r;
+      });
+      scenarios.push(result);
+      if (!result.passed) run.warn(`${result.name} failed: ${result.error ?? result.checks.filter((c) => !c.ok).map((c) => `${c.check}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`);
+    }
+
+    const report: DrillReport = { run: run.id, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), scale, passed: scenarios.every((s) => s.passed), backups, scenarios, skipped };
+    const dir = stringFlag(flags, 'report-dir') ?? path.join(projectRoot, 'reports', `drill-${run.id}`);
+    const files = writeReports(dir, report);
+    run.info(`report: ${files.markdown} (also .json, .html)`);
+    run.report({ passed: report.passed, scenarios: scenarios.map((s) => ({ name: s.name, scenario: s.scenario, passed: s.passed, rtoMs: s.rtoMs, rpoMs: s.rpoMs })), reports: files, skipped });
+    if (!report.passed) throw new VerificationError(`${scenarios.filter((s) => !s.passed).length} of ${scenarios.length} drill scenarios failed`);
+    return {};
+  },
+});

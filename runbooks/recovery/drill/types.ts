@@ -1,0 +1,28 @@
+import type { Invocation } from './invoke';
+
+export interface ScenarioResult {
+  name: string;
+  scenario: 'corruption' | 'full-failure' | 'deletion';
+  disaster: string;
+  recovery: string;
+  passed: boolean;
+  /** What the drill itself checked after the runbook said it verified. */
+  checks: { check: string; ok: boolean; detail?: string }[];
+  restore?: Invocation;
+  rtoMs?: number | null;
+  rpoMs?: number | null;
+  rtoTargetMs?: number;
+  rpoTargetMs?: number;
+  error?: string;
+}
+
+export interface DrillReport {
+  run: string;
+  startedAt: string;
+  finishedAt: string;
+  scale: number;
+  passed: boolean;
+  backups: Invocation[];
+  scenarios: ScenarioResult[];
+  skipped: string[];
+}
