@@ -22,6 +22,7 @@ const summarise = (m: Manifest) => ({
   bytes: m.files.reduce((sum, f) => sum + f.size, 0),
   files: m.files.length,
   tables: m.tables.length,
+  ...(m.details.label ? { label: m.details.label } : {}),
 });
 
 async function backupStore(ctx: CliContext, store: Store): Promise<Manifest | undefined> {

@@ -59,9 +59,18 @@ export class FileRepository implements Repository {
 
   async remove(keys: string[]): Promise<void> {
     for (const key of keys) await fs.promises.rm(this.resolve(key), { force: true });
-    // Drop directories left empty.
-    for (const dir of new Set(keys.map((k) => path.dirname(this.resolve(k))))) {
-      await fs.promises.rmdir(dir).catch(() => undefined);
+    // Drop directories left empty, deepest first, up to the repository root.
+    const root = path.resolve(this.root);
+    const dirs = [...new Set(keys.map((k) => path.dirname(this.resolve(k))))].sort((a, b) => b.length - a.length);
+    for (let dir of dirs) {
+      while (dir.startsWith(root + path.sep)) {
+        try {
+          await fs.promises.rmdir(dir);
+        } catch {
+          break; // not empty (or gone)
+        }
+        dir = path.dirname(dir);
+      }
     }
   }
 }
