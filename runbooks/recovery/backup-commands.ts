@@ -5,12 +5,8 @@ import { UsageError, VerificationError } from '../engine/errors';
 import { isGood, listBackups, readManifest, recordVerification, STORES, type Manifest, type Store } from '../repository/manifest';
 import { planPrune } from '../repository/retention';
 import { verifyArtifacts } from '../repository/transfer';
-import { logicalBackup } from '../stores/postgres/logical-backup';
 import { pgbackrest, requireConfig } from '../stores/postgres/pgbackrest';
-import { physicalBackup } from '../stores/postgres/physical-backup';
 import { databaseIdentity } from '../stores/postgres/server-info';
-import { snapshotBackup } from '../stores/qdrant/snapshot-backup';
-import { rdbBackup } from '../stores/redis/rdb-backup';
 import { recoveryContext } from './context';
 
 const summarise = (m: Manifest) => ({
@@ -32,24 +28,25 @@ async function backupStore(ctx: CliContext, store: Store): Promise<Manifest | un
     const databaseUrl = validated('DATABASE_URL', postgresUrl, settings.require('DATABASE_URL', stringFlag(flags, 'database-url'), '--database-url'));
     await run.lock(`postgres:${databaseIdentity(databaseUrl)}`);
     const kind = stringFlag(flags, 'kind') ?? 'logical';
-    if (kind === 'logical') return logicalBackup(run, { databaseUrl, repo, env, jobs: numberFlag(flags, 'jobs', 2) });
+    // Store modules load on demand: a run pays only for the clients it uses.
+    if (kind === 'logical') return (await import('../stores/postgres/logical-backup')).logicalBackup(run, { databaseUrl, repo, env, jobs: numberFlag(flags, 'jobs', 2) });
     if (kind === 'physical') {
       const type = (stringFlag(flags, 'type') ?? 'full') as 'full' | 'diff' | 'incr';
       if (!['full', 'diff', 'incr'].includes(type)) throw new UsageError('--type must be full, diff or incr');
       const target = requireConfig({ configFile: settings.get('PGBACKREST_CONFIG'), stanza: settings.get('PGBACKREST_STANZA') });
-      return physicalBackup(run, { databaseUrl, pgbackrest: target, repo, env, type });
+      return (await import('../stores/postgres/physical-backup')).physicalBackup(run, { databaseUrl, pgbackrest: target, repo, env, type });
     }
     throw new UsageError('--kind must be logical or physical');
   }
   if (store === 'redis') {
     const redisUrl = settings.require('REDIS_URL', stringFlag(flags, 'redis-url'), '--redis-url');
     await run.lock(`redis:${new URL(redisUrl).host}`);
-    return rdbBackup(run, { redisUrl, repo, env });
+    return (await import('../stores/redis/rdb-backup')).rdbBackup(run, { redisUrl, repo, env });
   }
   const url = settings.require('QDRANT_URL', stringFlag(flags, 'qdrant-url'), '--qdrant-url');
   await run.lock(`qdrant:${new URL(url).host}`);
   const collections = flags.collection as string[] | undefined;
-  return snapshotBackup(run, { qdrant: { url, apiKey: settings.get('QDRANT_API_KEY') }, repo, env, ...(collections?.length ? { collections } : {}) });
+  return (await import('../stores/qdrant/snapshot-backup')).snapshotBackup(run, { qdrant: { url, apiKey: settings.get('QDRANT_API_KEY') }, repo, env, ...(collections?.length ? { collections } : {}) });
 }
 
 export async function backupCommand(ctx: CliContext): Promise<CommandResult> {

@@ -5,12 +5,8 @@ import { TargetMissedError, UsageError } from '../engine/errors';
 import type { Run } from '../engine/run';
 import { isGood, listBackups, readManifest, type Manifest, type Store } from '../repository/manifest';
 import { databaseName } from '../stores/postgres/binaries';
-import { logicalRestore } from '../stores/postgres/logical-restore';
 import { requireConfig } from '../stores/postgres/pgbackrest';
-import { physicalRestore } from '../stores/postgres/physical-restore';
 import { databaseIdentity } from '../stores/postgres/server-info';
-import { snapshotRestore } from '../stores/qdrant/snapshot-restore';
-import { rdbRestore } from '../stores/redis/rdb-restore';
 import { recoveryContext } from './context';
 import { measureObjectives, SCENARIOS, type Scenario } from './objectives';
 
@@ -70,6 +66,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
       const target = requireConfig({ configFile: settings.get('PGBACKREST_CONFIG'), stanza: settings.get('PGBACKREST_STANZA') });
       await run.lock(`pgbackrest:${target.stanza}`);
       // --latest replays every archived WAL segment; --backup stops at that backup's end.
+      const { physicalRestore } = await import('../stores/postgres/physical-restore');
       const result = await physicalRestore(run, { pgbackrest: target, sourceUrl, ...(toTime ? { toTime } : {}), ...(backupId ? { label: String(manifest!.details.label) } : {}) });
       run.report({ backupId: manifest?.id ?? null, kind: 'physical', targetUrl: result.targetUrl, dataDir: result.dataDir, recoveryTarget: result.recoveryTarget, tables: result.tables, rows: result.rows, verified: ['pgBackRest checksums during restore', 'recovery reached the target and promoted', 'every table readable'], fingerprintCompared: false });
       if (!run.dryRun) judge(run, scenarioFlag ?? (toTime ? 'corruption' : 'full-failure'), incidentTime, result.newestData, override);
@@ -84,6 +81,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
         confirm: { action: `replace database "${databaseName(targetUrl)}" with backup ${manifest.id} (the current one is kept renamed)`, target: databaseName(targetUrl) },
       });
     }
+    const { logicalRestore } = await import('../stores/postgres/logical-restore');
     const result = await logicalRestore(run, { repo, manifest, targetUrl, inPlace, jobs: numberFlag(flags, 'jobs', 2) });
     run.report({ backupId: manifest.id, kind: 'logical', targetUrl: result.targetUrl, tablesVerified: result.tablesVerified, rowsVerified: result.rowsVerified, previousDatabase: result.previousDatabase ?? null, resumed: result.resumed, verified: ['sha256 of every file', 'row count and content hash of every table'], fingerprintCompared: true });
     if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifest.dataUpTo, override);
@@ -95,6 +93,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
     const manifest = await chooseBackup(ctx, 'redis');
     const redisUrl = targetFlag ?? settings.require('REDIS_URL', stringFlag(flags, 'redis-url'), '--redis-url');
     await run.lock(`redis:${new URL(redisUrl).host}`);
+    const { rdbRestore } = await import('../stores/redis/rdb-restore');
     const result = await rdbRestore(run, { repo, manifest, redisUrl, inPlace });
     run.report({ backupId: manifest.id, kind: 'rdb', targetUrl: result.targetUrl, dbsize: result.dbsize, previousRdb: result.previousRdb ?? null, fingerprintCompared: result.fingerprintCompared, verified: ['sha256', 'redis-check-rdb', 'DBSIZE', ...(result.fingerprintCompared ? ['key-sample fingerprint'] : [])] });
     if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifest.dataUpTo, override);
@@ -105,6 +104,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
   const url = targetFlag ?? settings.require('QDRANT_URL', stringFlag(flags, 'qdrant-url'), '--qdrant-url');
   if (!targetFlag && !inPlace) throw new UsageError('a Qdrant restore needs --target-url URL (another Qdrant) or --in-place (QDRANT_URL)');
   await run.lock(`qdrant:${new URL(url).host}`);
+  const { snapshotRestore } = await import('../stores/qdrant/snapshot-restore');
   const result = await snapshotRestore(run, { repo, manifest, target: { url, apiKey: settings.get('QDRANT_API_KEY') }, inPlace });
   run.report({ backupId: manifest.id, kind: 'snapshot', targetUrl: result.targetUrl, collections: result.collections, points: result.points, verified: ['sha256', 'exact points count per collection'] });
   if (!run.dryRun) judge(run, scenarioFlag ?? 'full-failure', incidentTime, manifest.dataUpTo, override);

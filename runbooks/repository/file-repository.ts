@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HashingStream } from './hashing';
+import { HashingStream, sha256File } from './hashing';
 import { NotFoundError, type Repository, type StoredObject } from './repository';
 
 /** A directory as a repository; writes land under a temp name and are renamed into place. */
@@ -37,6 +37,27 @@ export class FileRepository implements Repository {
     return { size: hasher.size, sha256: hasher.digest() };
   }
 
+  async putFile(key: string, file: string): Promise<StoredObject> {
+    const target = this.resolve(key);
+    const stored = await sha256File(file);
+    await fs.promises.mkdir(path.dirname(target), { recursive: true });
+    try {
+      await fs.promises.rename(file, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      return this.put(key, fs.createReadStream(file));
+    }
+    return stored;
+  }
+
+  stagingRoot(): string {
+    return path.join(this.root, '.staging');
+  }
+
+  localPath(key: string): string {
+    return this.resolve(key);
+  }
+
   async get(key: string): Promise<Readable> {
     const file = this.resolve(key);
     if (!fs.existsSync(file)) throw new NotFoundError(`not in the repository: ${key}`);
@@ -52,7 +73,7 @@ export class FileRepository implements Repository {
     if (!fs.existsSync(dir)) return [];
     const entries = await fs.promises.readdir(dir, { recursive: true, withFileTypes: true });
     return entries
-      .filter((e) => e.isFile() && !e.name.endsWith('.part'))
+      .filter((e) => e.isFile() && !e.name.endsWith('.part') && !e.parentPath.includes(`${path.sep}.staging`))
       .map((e) => path.relative(this.root, path.join(e.parentPath, e.name)))
       .sort();
   }

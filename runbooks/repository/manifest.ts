@@ -7,7 +7,7 @@ export const STORES = ['postgres', 'redis', 'qdrant'] as const;
 export type Store = (typeof STORES)[number];
 
 const fileSchema = z.object({ path: z.string(), size: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
-const tableSchema = z.object({ table: z.string(), rows: z.number(), hash: z.string() });
+const tableSchema = z.object({ table: z.string(), rows: z.number(), hash: z.string(), algo: z.enum(['record', 'md5']).default('md5') });
 
 /**
  * The record of one backup. Written last: a backup without a manifest does

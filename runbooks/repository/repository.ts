@@ -21,6 +21,12 @@ export interface Repository {
   /** Every key under a prefix, recursively. */
   list(prefix: string): Promise<string[]>;
   remove(keys: string[]): Promise<void>;
+  /** Local repositories: store a finished file by renaming it (no copy). */
+  putFile?(key: string, file: string): Promise<StoredObject>;
+  /** Local repositories: a directory on the same filesystem for staging. */
+  stagingRoot?(): string;
+  /** Local repositories: where a key lives on disk, so restores read in place. */
+  localPath?(key: string): string;
 }
 
 export class NotFoundError extends ConfigError {}

@@ -1,5 +1,4 @@
-import { DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type { S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { HashingStream } from './hashing';
 import { NotFoundError, type Repository, type RepositoryEnv, type StoredObject } from './repository';
@@ -7,16 +6,24 @@ import { NotFoundError, type Repository, type RepositoryEnv, type StoredObject }
 /** s3://bucket/prefix over AWS SDK v3; S3_ENDPOINT points it at s3rver or MinIO. */
 export class S3Repository implements Repository {
   readonly url: string;
-  private readonly client: S3Client;
+  private clientPromise?: Promise<S3Client>;
 
-  constructor(private readonly bucket: string, private readonly prefix: string, env: RepositoryEnv) {
+  constructor(private readonly bucket: string, private readonly prefix: string, private readonly env: RepositoryEnv) {
     this.url = `s3://${bucket}/${prefix}`;
-    const endpoint = env.S3_ENDPOINT;
-    this.client = new S3Client({
-      region: env.AWS_REGION ?? 'us-east-1',
-      ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
-      ...(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY } } : {}),
+  }
+
+  /** The SDK loads on first use, so runs that never touch S3 do not pay for it. */
+  private client(): Promise<S3Client> {
+    this.clientPromise ??= import('@aws-sdk/client-s3').then(({ S3Client }) => {
+      const endpoint = this.env.S3_ENDPOINT;
+      const { AWS_ACCESS_KEY_ID: accessKeyId, AWS_SECRET_ACCESS_KEY: secretAccessKey } = this.env;
+      return new S3Client({
+        region: this.env.AWS_REGION ?? 'us-east-1',
+        ...(endpoint ? { endpoint, forcePathStyle: true } : {}),
+        ...(accessKeyId && secretAccessKey ? { credentials: { accessKeyId, secretAccessKey } } : {}),
+      });
     });
+    return this.clientPromise;
   }
 
   private key(key: string): string {
@@ -27,8 +34,9 @@ export class S3Repository implements Repository {
   async put(key: string, body: Readable): Promise<StoredObject> {
     const hasher = new HashingStream();
     body.on('error', (error) => hasher.destroy(error));
+    const { Upload } = await import('@aws-sdk/lib-storage');
     const upload = new Upload({
-      client: this.client,
+      client: await this.client(),
       params: { Bucket: this.bucket, Key: this.key(key), Body: body.pipe(hasher) },
       partSize: 16 * 1024 * 1024,
       queueSize: 4,
@@ -40,7 +48,8 @@ export class S3Repository implements Repository {
 
   async get(key: string): Promise<Readable> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const { GetObjectCommand } = await import('@aws-sdk/client-s3');
+      const out = await (await this.client()).send(new GetObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return out.Body as Readable;
     } catch (error) {
       if ((error as { name?: string }).name === 'NoSuchKey') throw new NotFoundError(`not in the repository: ${key}`);
@@ -50,7 +59,8 @@ export class S3Repository implements Repository {
 
   async exists(key: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
+      const { HeadObjectCommand } = await import('@aws-sdk/client-s3');
+      await (await this.client()).send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key(key) }));
       return true;
     } catch (error) {
       const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
@@ -60,11 +70,13 @@ export class S3Repository implements Repository {
   }
 
   async list(prefix: string): Promise<string[]> {
+    const { ListObjectsV2Command } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     const keys: string[] = [];
     const strip = this.prefix ? this.prefix.length + 1 : 0;
     let token: string | undefined;
     do {
-      const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }));
+      const page = await client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.key(prefix), ContinuationToken: token }));
       for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key.slice(strip));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
@@ -72,9 +84,11 @@ export class S3Repository implements Repository {
   }
 
   async remove(keys: string[]): Promise<void> {
+    const { DeleteObjectsCommand } = await import('@aws-sdk/client-s3');
+    const client = await this.client();
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000).map((k) => ({ Key: this.key(k) }));
-      await this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+      await client.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
     }
   }
 }

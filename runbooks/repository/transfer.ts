@@ -15,7 +15,9 @@ export async function uploadDir(repo: Repository, prefix: string, dir: string, o
   const queue = entries.map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
   const worker = async () => {
     for (let rel = queue.shift(); rel !== undefined; rel = queue.shift()) {
-      const stored = await repo.put(`${prefix}/${rel}`, fs.createReadStream(path.join(dir, rel), { highWaterMark: 1 << 20 }));
+      const local = path.join(dir, rel);
+      const key = `${prefix}/${rel}`;
+      const stored = repo.putFile ? await repo.putFile(key, local) : await repo.put(key, fs.createReadStream(local, { highWaterMark: 1 << 20 }));
       const file = { path: rel, size: stored.size, sha256: stored.sha256 };
       files.push(file);
       onFile?.(file);

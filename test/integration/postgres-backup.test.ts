@@ -117,7 +117,7 @@ describe('PostgreSQL logical backup and restore', () => {
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('"step":"pg_restore","event":"start"')) {
+        if (/"step":"pg_restore[^"]*","event":"start"/.test(out)) {
           setTimeout(() => {
             child.kill('SIGKILL');
             resolve();

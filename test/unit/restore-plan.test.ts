@@ -8,10 +8,10 @@ const manifest = (extensions: Record<string, string>) => ({ server: { version: '
 const opts = { dumpDir: '/tmp/dump', conninfo: 'postgres://u@h/db', jobs: 2 };
 
 describe('logical restore commands', () => {
-  it('plain PostgreSQL: one parallel pg_restore', () => {
+  it('plain PostgreSQL: parallel pg_restore by section, post-data last (verification overlaps it)', () => {
     const commands = logicalRestoreCommands(manifest({}), opts);
-    expect(commands).toHaveLength(1);
-    expect(commands[0]).toMatchObject({ kind: 'exec', argv: expect.arrayContaining(['--jobs=2', '--exit-on-error', '/tmp/dump']) });
+    expect(commands.map((c) => (c.kind === 'exec' ? c.section : c.kind))).toEqual(['pre-data', 'data', 'post-data']);
+    for (const c of commands) expect(c).toMatchObject({ kind: 'exec', argv: expect.arrayContaining(['--jobs=2', '--exit-on-error', '/tmp/dump']) });
   });
 
   it("TimescaleDB: extension, pre_restore, serial pg_restore, post_restore, in Timescale's order", () => {

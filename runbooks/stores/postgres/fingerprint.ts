@@ -2,12 +2,26 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from './sql';
 
+/**
+ * How a row is hashed. `record`: hash_record_extended, the per-type hash
+ * functions PostgreSQL keeps stable for hash partitioning (no text output,
+ * about 4× cheaper). `md5`: the first 64 bits of md5(row::text), for column
+ * types without a hash function (json, point, …).
+ */
+export type HashAlgo = 'record' | 'md5';
+
+const ROW_HASH: Record<HashAlgo, string> = {
+  record: 'hash_record_extended(t, 0)',
+  md5: "('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint",
+};
+
 /** Row count plus an order-independent content hash, computed in the database. */
 export interface TableFingerprint {
   table: string;
   rows: number;
   hash: string;
-  /** Newest value of the table's event-time columns, ISO UTC (not in manifests' equality). */
+  algo: HashAlgo;
+  /** Newest value of the table's event-time columns, ISO UTC (informational, for RPO). */
   newest?: string | null;
 }
 
@@ -25,44 +39,58 @@ export async function eventTimeColumns(client: pg.ClientBase, table: TableName):
   return rows.filter((r) => !NOT_EVENT_TIME.test(r.name)).map((r) => ({ name: r.name, tz: r.type === 'timestamp with time zone' }));
 }
 
-/**
- * Fingerprint plus the newest event time (capped at `asOf`) in the same
- * scan: restores use it to measure RPO.
- */
-export async function fingerprintWithNewest(client: pg.ClientBase, table: TableName, asOf: Date): Promise<TableFingerprint> {
-  await client.query(NORMALISE_SESSION);
-  const columns = await eventTimeColumns(client, table);
-  const maxes = columns.map((c) => {
+interface QueryOptions {
+  algo: HashAlgo;
+  /** Block range [from, to) for TID range scans; to = null means to the end. */
+  blocks?: { from: number; to: number | null };
+  /** Also return the newest event time not after this instant. */
+  newestAsOf?: { at: Date; columns: { name: string; tz: boolean }[] };
+}
+
+async function runFingerprint(client: pg.ClientBase, table: TableName, opts: QueryOptions): Promise<{ rows: number; hash: string; newest: string | null }> {
+  const where: string[] = [];
+  if (opts.blocks && (opts.blocks.from > 0 || opts.blocks.to !== null)) {
+    where.push(`t.ctid >= '(${opts.blocks.from},0)'::tid`);
+    if (opts.blocks.to !== null) where.push(`t.ctid < '(${opts.blocks.to},0)'::tid`);
+  }
+  const maxes = (opts.newestAsOf?.columns ?? []).map((c) => {
     const expr = c.tz ? `t.${quoteIdent(c.name)}` : `(t.${quoteIdent(c.name)} AT TIME ZONE 'UTC')`;
     return `max(${expr}) FILTER (WHERE ${expr} <= $1::timestamptz)`;
   });
-  const newestExpr = maxes.length ? `to_char(greatest(${maxes.join(', ')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : 'NULL';
+  const newest = maxes.length ? `to_char(greatest(${maxes.join(', ')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : 'NULL';
   const { rows } = await client.query<{ rows: string; hash: string; newest: string | null }>(
-    `SELECT count(*)::text AS rows,
-            coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0)::text AS hash,
-            ${newestExpr} AS newest
-       FROM ${qualify(table)} AS t`,
-    maxes.length ? [asOf.toISOString()] : [],
+    `SELECT count(*)::text AS rows, coalesce(sum(${ROW_HASH[opts.algo]}), 0)::text AS hash, ${newest} AS newest
+       FROM ${qualify(table)} AS t${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
+    maxes.length ? [opts.newestAsOf!.at.toISOString()] : [],
   );
-  return { table: tableLabel(table), rows: Number(rows[0]!.rows), hash: rows[0]!.hash, newest: rows[0]!.newest };
+  return { rows: Number(rows[0]!.rows), hash: rows[0]!.hash, newest: rows[0]!.newest };
 }
 
-/** The newest of many tables' newest event times. */
-export const newestOf = (fingerprints: TableFingerprint[]): string | null =>
-  fingerprints.map((f) => f.newest).filter((v): v is string => Boolean(v)).sort().at(-1) ?? null;
+const noHashFunction = (error: unknown): boolean => /could not identify a hash function/i.test((error as Error).message);
 
 /**
- * Sum of the first 64 bits of md5(row text): order-free, so two copies with
- * equal content agree whatever their physical order, and it costs one scan.
+ * Fingerprint one table. With no algo given, prefer `record` and fall back
+ * to `md5` for unhashable column types; a savepoint keeps an enclosing
+ * snapshot transaction usable after the failed attempt.
  */
-export async function fingerprintTable(client: pg.ClientBase, table: TableName): Promise<TableFingerprint> {
+export async function fingerprintTable(client: pg.ClientBase, table: TableName, opts: { algo?: HashAlgo; newestAsOf?: Date; inTransaction?: boolean } = {}): Promise<TableFingerprint> {
   await client.query(NORMALISE_SESSION);
-  const { rows } = await client.query<{ rows: string; hash: string }>(
-    `SELECT count(*)::text AS rows,
-            coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint), 0)::text AS hash
-       FROM ${qualify(table)} AS t`,
-  );
-  return { table: tableLabel(table), rows: Number(rows[0]!.rows), hash: rows[0]!.hash };
+  const newestAsOf = opts.newestAsOf ? { at: opts.newestAsOf, columns: await eventTimeColumns(client, table) } : undefined;
+  const attempt = async (algo: HashAlgo) => ({ algo, ...(await runFingerprint(client, table, { algo, ...(newestAsOf ? { newestAsOf } : {}) })) });
+  let result;
+  if (opts.algo) result = await attempt(opts.algo);
+  else {
+    if (opts.inTransaction) await client.query('SAVEPOINT tv_fingerprint');
+    try {
+      result = await attempt('record');
+      if (opts.inTransaction) await client.query('RELEASE SAVEPOINT tv_fingerprint');
+    } catch (error) {
+      if (!noHashFunction(error)) throw error;
+      if (opts.inTransaction) await client.query('ROLLBACK TO SAVEPOINT tv_fingerprint');
+      result = await attempt('md5');
+    }
+  }
+  return { table: tableLabel(table), rows: result.rows, hash: result.hash, algo: result.algo, ...(opts.newestAsOf ? { newest: result.newest } : {}) };
 }
 
 /** Ordinary and partitioned user tables (not partitions), sorted by name. */
@@ -85,8 +113,55 @@ export async function fingerprintTables(client: pg.ClientBase, tables: TableName
   return out;
 }
 
+/** The newest of many tables' newest event times. */
+export const newestOf = (fingerprints: TableFingerprint[]): string | null =>
+  fingerprints.map((f) => f.newest).filter((v): v is string => Boolean(v)).sort().at(-1) ?? null;
+
 /** One digest over many table fingerprints (sorted, so order-free too). */
 export function combinedHash(fingerprints: TableFingerprint[]): string {
   const lines = fingerprints.map((f) => `${f.table}\t${f.rows}\t${f.hash}`).sort();
   return crypto.createHash('sha256').update(lines.join('\n')).digest('hex');
+}
+
+/**
+ * Fingerprints of many tables on `workers` connections, each with a given
+ * algo. Large tables are cut into block ranges (TID range scans) so one big
+ * table uses every core; the order-free sum makes the parts add up.
+ */
+export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, tables: { table: TableName; algo: HashAlgo }[], workers = 2): Promise<TableFingerprint[]> {
+  const first = await connectTo();
+  const chunks: { table: TableName; algo: HashAlgo; blocks: { from: number; to: number | null } }[] = [];
+  try {
+    for (const { table, algo } of tables) {
+      const { rows } = await first.query<{ blocks: string }>(`SELECT (pg_relation_size(to_regclass($1)) / current_setting('block_size')::int)::text AS blocks`, [qualify(table)]);
+      const blocks = Number(rows[0]?.blocks ?? 0);
+      const parts = blocks > 2048 ? workers : 1;
+      const step = Math.ceil(blocks / parts);
+      for (let i = 0; i < parts; i++) chunks.push({ table, algo, blocks: { from: i * step, to: i === parts - 1 ? null : (i + 1) * step } });
+    }
+  } catch (error) {
+    await first.end();
+    throw error;
+  }
+  const sums = new Map<string, { rows: number; hash: bigint }>();
+  const queue = [...chunks];
+  const work = async (client: pg.Client) => {
+    try {
+      await client.query(NORMALISE_SESSION);
+      for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
+        const part = await runFingerprint(client, chunk.table, { algo: chunk.algo, blocks: chunk.blocks });
+        const key = tableLabel(chunk.table);
+        const acc = sums.get(key) ?? { rows: 0, hash: 0n };
+        sums.set(key, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
+      }
+    } finally {
+      await client.end();
+    }
+  };
+  const others = await Promise.all(Array.from({ length: Math.max(0, Math.min(workers, chunks.length) - 1) }, () => connectTo()));
+  await Promise.all([work(first), ...others.map(work)]);
+  return tables.map(({ table, algo }) => {
+    const s = sums.get(tableLabel(table)) ?? { rows: 0, hash: 0n };
+    return { table: tableLabel(table), rows: s.rows, hash: s.hash.toString(), algo };
+  });
 }

@@ -9,7 +9,7 @@ import type { Repository } from '../../repository/repository';
 import { stagingDir, uploadDir } from '../../repository/transfer';
 import { libpqConnection, pgBin, toolVersion } from './binaries';
 import { connect } from './connect';
-import { fingerprintWithNewest, listTables, newestOf, type TableFingerprint } from './fingerprint';
+import { fingerprintTable, listTables, newestOf, type TableFingerprint } from './fingerprint';
 import { serverInfo } from './server-info';
 
 export interface LogicalBackupOptions {
@@ -43,7 +43,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
   run.onCleanup(() => holder.end().catch(() => undefined));
   const info = await serverInfo(holder);
   const tables = await listTables(holder);
-  const staging = stagingDir(path.join(stateRoot(), 'tmp'), id);
+  const staging = stagingDir(opts.repo.stagingRoot?.() ?? path.join(stateRoot(), 'tmp'), id);
   run.onCleanup(() => fs.rmSync(staging, { recursive: true, force: true }));
 
   const dumped = await run.step('dump and fingerprint (one snapshot)', async (step) => {
@@ -56,7 +56,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     const dump = $({ env: { ...process.env, ...env } })`${pgBin('pg_dump')} --format=directory --jobs=${opts.jobs} --compress=1 --snapshot=${snapshot} --no-password --file=${staging} --dbname=${conninfo}`;
     const fingerprinting = (async () => {
       const out: TableFingerprint[] = [];
-      for (const table of tables) out.push(await fingerprintWithNewest(holder, table, at));
+      for (const table of tables) out.push(await fingerprintTable(holder, table, { newestAsOf: at, inTransaction: true }));
       return out;
     })();
     let fingerprints: TableFingerprint[];
@@ -99,7 +99,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     finishedAt: new Date().toISOString(),
     dataUpTo: newestOf(dumped.fingerprints),
     files,
-    tables: dumped.fingerprints.map(({ table, rows, hash }) => ({ table, rows, hash })),
+    tables: dumped.fingerprints.map(({ table, rows, hash, algo }) => ({ table, rows, hash, algo })),
     details: { snapshotAt: dumped.snapshotAt.toISOString(), database: new URL(opts.databaseUrl).pathname.slice(1), format: 'directory' },
     checks: ['pg_restore --list reads the table of contents', 'every fingerprinted table has a TABLE DATA entry', 'sha256 of every file'],
   };

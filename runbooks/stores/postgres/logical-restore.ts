@@ -6,29 +6,33 @@ import { stateRoot } from '../../engine/paths';
 import type { Run } from '../../engine/run';
 import type { Manifest } from '../../repository/manifest';
 import type { Repository } from '../../repository/repository';
-import { downloadVerified, stagingDir } from '../../repository/transfer';
+import { downloadVerified, stagingDir, verifyArtifacts } from '../../repository/transfer';
+import { backupPrefix } from '../../repository/manifest';
 import { databaseName, libpqConnection, pgBin, withDatabase } from './binaries';
-import { withClient } from './connect';
-import { fingerprintTable } from './fingerprint';
+import { connect, withClient } from './connect';
+import { fingerprintParallel, listTables } from './fingerprint';
 import { serverInfo } from './server-info';
 import { parseTableName } from './sql';
 import { markRestored, prepareTarget, swapIntoPlace } from './target-database';
 
 /** One command of a restore: SQL in the target, or a tool invocation. */
-export type RestoreCommand = { kind: 'sql'; sql: string } | { kind: 'exec'; argv: string[] };
+export type RestoreCommand = { kind: 'sql'; sql: string } | { kind: 'exec'; argv: string[]; section?: 'pre-data' | 'data' | 'post-data' };
 
 /**
- * The commands a logical restore issues, in order. With TimescaleDB in the
- * backup, Timescale's procedure: extension first, pre_restore, a serial
+ * The commands a logical restore issues, in order. Plain PostgreSQL: three
+ * parallel pg_restore sections, so verification of the data can run while
+ * post-data (indexes, constraints) builds. With TimescaleDB in the backup,
+ * Timescale's procedure: extension first, pre_restore, one serial
  * pg_restore (no parallel catalog restore, timescaledb#698), post_restore.
  */
 export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: string; conninfo: string; jobs: number }): RestoreCommand[] {
   const timescale = manifest.server.extensions.timescaledb;
-  const pgRestore = (jobs: number): RestoreCommand => ({
+  const pgRestore = (jobs: number, section?: 'pre-data' | 'data' | 'post-data'): RestoreCommand => ({
     kind: 'exec',
-    argv: [pgBin('pg_restore'), '--exit-on-error', '--no-password', `--jobs=${jobs}`, `--dbname=${opts.conninfo}`, opts.dumpDir],
+    argv: [pgBin('pg_restore'), '--exit-on-error', '--no-password', `--jobs=${jobs}`, ...(section ? [`--section=${section}`] : []), `--dbname=${opts.conninfo}`, opts.dumpDir],
+    ...(section ? { section } : {}),
   });
-  if (!timescale) return [pgRestore(opts.jobs)];
+  if (!timescale) return [pgRestore(opts.jobs, 'pre-data'), pgRestore(opts.jobs, 'data'), pgRestore(opts.jobs, 'post-data')];
   return [
     { kind: 'sql', sql: `CREATE EXTENSION IF NOT EXISTS timescaledb VERSION '${timescale.replace(/'/g, "''")}'` },
     { kind: 'sql', sql: 'SELECT timescaledb_pre_restore()' },
@@ -55,23 +59,21 @@ export interface LogicalRestoreResult {
 }
 
 /** Compare every table's row count and content hash with the manifest. */
-export async function verifyAgainstManifest(url: string, manifest: Manifest): Promise<{ tables: number; rows: number }> {
-  return withClient(url, async (client) => {
-    const problems: string[] = [];
-    let rows = 0;
-    for (const expected of manifest.tables) {
-      try {
-        const got = await fingerprintTable(client, parseTableName(expected.table));
-        rows += got.rows;
-        if (got.rows !== expected.rows) problems.push(`${expected.table}: ${got.rows} rows, backup had ${expected.rows}`);
-        else if (got.hash !== expected.hash) problems.push(`${expected.table}: content hash differs`);
-      } catch (error) {
-        problems.push(`${expected.table}: ${(error as Error).message}`);
-      }
-    }
-    if (problems.length) throw new VerificationError(`restored data does not match backup ${manifest.id}: ${problems.join('; ')}`, { problems });
-    return { tables: manifest.tables.length, rows };
+export async function verifyAgainstManifest(url: string, manifest: Manifest, workers = 2): Promise<{ tables: number; rows: number }> {
+  const problems: string[] = [];
+  const existing = new Set((await withClient(url, (c) => listTables(c))).map((t) => `${t.schema}.${t.name}`));
+  for (const expected of manifest.tables) if (!existing.has(expected.table)) problems.push(`${expected.table}: missing`);
+  const present = manifest.tables.filter((t) => existing.has(t.table));
+  const got = await fingerprintParallel(() => connect(url, 'restored database'), present.map((t) => ({ table: parseTableName(t.table), algo: t.algo })), workers);
+  let rows = 0;
+  got.forEach((g, i) => {
+    const expected = present[i]!;
+    rows += g.rows;
+    if (g.rows !== expected.rows) problems.push(`${expected.table}: ${g.rows} rows, backup had ${expected.rows}`);
+    else if (g.hash !== expected.hash) problems.push(`${expected.table}: content hash differs`);
   });
+  if (problems.length) throw new VerificationError(`restored data does not match backup ${manifest.id}: ${problems.join('; ')}`, { problems });
+  return { tables: manifest.tables.length, rows };
 }
 
 export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Promise<LogicalRestoreResult> {
@@ -93,8 +95,16 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     }
   }, { readOnly: true });
 
-  await run.step('download and check sha256 of every file', async (step) => {
-    await downloadVerified(opts.repo, manifest, staging, (done, total) => step.progress(done, total, 'files'));
+  // A local repository is read in place; a remote one is downloaded into staging.
+  const prefix = backupPrefix(manifest.env, manifest.store, manifest.id);
+  const dumpDir = opts.repo.localPath ? opts.repo.localPath(`${prefix}/dump`) : path.join(staging, 'dump');
+  await run.step('check sha256 of every file', async (step) => {
+    if (opts.repo.localPath) {
+      const problems = await verifyArtifacts(opts.repo, manifest, (done, total) => step.progress(done, total, 'files'));
+      if (problems.length) throw new VerificationError(`backup ${manifest.id} failed its checksum check; the target was not touched: ${problems.map((p) => `${p.path} (${p.problem})`).join('; ')}`, { problems });
+    } else {
+      await downloadVerified(opts.repo, manifest, staging, (done, total) => step.progress(done, total, 'files'));
+    }
     step.note(`${manifest.files.length} files match the manifest`);
   }, { readOnly: true });
   if (run.dryRun) {
@@ -108,18 +118,21 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     return result;
   });
 
-  const dumpDir = path.join(staging, 'dump');
   const { conninfo, env } = libpqConnection(restoreUrl);
   const commands = logicalRestoreCommands(manifest, { dumpDir, conninfo, jobs: opts.jobs });
-  await run.step('pg_restore', async () => {
-    for (const command of commands) {
-      if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
-      else await $({ env: { ...process.env, ...env } })`${command.argv}`;
-    }
-  }, { detail: `${commands.length} commands${manifest.server.extensions.timescaledb ? ' (TimescaleDB order)' : ''}` });
+  const execute = async (command: RestoreCommand) => {
+    if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
+    // Bulk-load settings for the restore sessions only; the result is verified afterwards.
+    else await $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${command.argv}`;
+  };
+  const postData = commands.find((c) => c.kind === 'exec' && c.section === 'post-data');
+  await run.step(postData ? 'pg_restore schema and data' : 'pg_restore (TimescaleDB order)', async () => {
+    for (const command of commands) if (command !== postData) await execute(command);
+  }, { detail: `${commands.length} commands` });
 
-  const verified = await run.step('verify row counts and content hashes', async (step) => {
-    const result = await verifyAgainstManifest(restoreUrl, manifest);
+  // Data is complete: check it while indexes and constraints build.
+  const verified = await run.step(postData ? 'indexes and constraints ‖ verify row counts and content hashes' : 'verify row counts and content hashes', async (step) => {
+    const [result] = await Promise.all([verifyAgainstManifest(restoreUrl, manifest, postData ? 1 : 2), postData ? execute(postData) : undefined]);
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
   });

@@ -10,7 +10,7 @@ import { chownTree, serviceUser } from '../../local/service-user';
 import { registerExtraCluster } from '../../local/state';
 import { databaseName } from './binaries';
 import { withClient } from './connect';
-import { fingerprintWithNewest, listTables, newestOf } from './fingerprint';
+import { fingerprintTable, listTables, newestOf } from './fingerprint';
 import { pgbackrest, pgbackrestInfo, type PgBackRestTarget } from './pgbackrest';
 
 export interface PhysicalRestoreOptions {
@@ -98,7 +98,7 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
     return withClient(targetUrl, async (client) => {
       const tables = await listTables(client);
       const prints = [];
-      for (const table of tables) prints.push(await fingerprintWithNewest(client, table, asOf));
+      for (const table of tables) prints.push(await fingerprintTable(client, table, { newestAsOf: asOf }));
       const rows = prints.reduce((sum, p) => sum + p.rows, 0);
       step.note(`${tables.length} tables, ${rows.toLocaleString('en-US')} rows`);
       return { tables: tables.length, rows, newestData: newestOf(prints) };

@@ -1,0 +1,75 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { $ } from 'zx';
+import { projectRoot } from '../../runbooks/engine/paths';
+
+$.verbose = false;
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** Start (or reuse) the local stack and return its env file values. */
+export async function localStack(): Promise<Record<string, string>> {
+  await $({ cwd: projectRoot })`${process.execPath} --import tsx runbooks/local.ts up --json`;
+  const { readEnvFile } = await import('../../runbooks/engine/config');
+  const { localEnvFile } = await import('../../runbooks/engine/paths');
+  return readEnvFile(localEnvFile());
+}
+
+export async function sql(url: string, text: string): Promise<pg.QueryResult> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+export function withDb(url: string, db: string): string {
+  const u = new URL(url);
+  u.pathname = `/${db}`;
+  return u.toString();
+}
+
+export async function recreateDb(url: string, db: string): Promise<string> {
+  await sql(withDb(url, 'postgres'), `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  await sql(withDb(url, 'postgres'), `CREATE DATABASE ${db}`);
+  return withDb(url, db);
+}
+
+/** A data_bars table of `rows` rows (6 FX symbols, 1-minute bars), built in SQL. */
+export async function createBars(url: string, rows: number): Promise<void> {
+  const perSymbol = Math.ceil(rows / 6);
+  await sql(url, `CREATE TABLE data_bars (
+    canonical_symbol text NOT NULL, timeframe text NOT NULL, ts_utc timestamptz NOT NULL,
+    open numeric(20,8) NOT NULL, high numeric(20,8) NOT NULL, low numeric(20,8) NOT NULL, close numeric(20,8) NOT NULL,
+    vol numeric(24,8) NOT NULL, vwap numeric(20,8), trade_count integer NOT NULL, is_partial boolean NOT NULL,
+    source text NOT NULL, ingested_at timestamptz NOT NULL, raw jsonb)`);
+  await sql(url, `INSERT INTO data_bars
+    SELECT s.sym, '1m', timestamptz '2025-01-01' + g * interval '1 minute',
+           round((s.lvl * (1 + 0.01 * sin(g / 900.0)))::numeric, 5), round((s.lvl * (1.0002 + 0.01 * sin(g / 900.0)))::numeric, 5),
+           round((s.lvl * (0.9998 + 0.01 * sin(g / 900.0)))::numeric, 5), round((s.lvl * (1 + 0.01 * sin((g + 1) / 900.0)))::numeric, 5),
+           (g % 5000) + 100, NULL, g % 400, false, 'massive_api', timestamptz '2025-01-01' + g * interval '1 minute' + interval '61 s',
+           jsonb_build_object('seq', g)
+      FROM (VALUES ('EURUSD', 1.16), ('USDJPY', 152.0), ('GBPUSD', 1.33), ('USDCAD', 1.38), ('USDSEK', 9.5), ('USDCHF', 0.8)) AS s(sym, lvl),
+           generate_series(1, ${perSymbol}) AS g
+     LIMIT ${rows}`);
+  await sql(url, 'ALTER TABLE data_bars ADD PRIMARY KEY (canonical_symbol, timeframe, ts_utc)');
+  await sql(url, 'VACUUM ANALYZE data_bars');
+}
+
+export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const start = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - start, value };
+}
+
+export function saveResult(name: string, result: Record<string, unknown>): string {
+  const dir = path.join(projectRoot, 'scripts', 'bench', 'results');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, `${name}.json`);
+  fs.writeFileSync(file, JSON.stringify({ at: new Date().toISOString(), ...result }, null, 2) + '\n');
+  return file;
+}
+
+export const ratio = (ours: number, raw: number): string => (ours / raw).toFixed(2);
