@@ -1,0 +1,48 @@
+/**
+ * Environment-variable recovery: versioned, encrypted snapshots.
+ *   npx tsx runbooks/env.ts snapshot|list|show|diff|restore|export --service S …
+ */
+import { runCli } from './engine/cli';
+import { envCommand } from './env/commands';
+
+const usage = `
+Usage: npx tsx runbooks/env.ts <command> --service NAME [flags]
+
+  snapshot --from SRC [--message M]      seal the current values as a new version
+  list                                    versions: number, when, who, keys, why
+  show --version V [--reveal]             keys of a version (values masked)
+  diff V1 V2|live:SRC [--reveal]          what differs, by key (values masked)
+  restore --version V --to SRC [--prune]  show the diff, confirm, write, and record
+                                          the restore as a new version; keys added
+                                          since V are kept unless --prune
+  export --version V --format dotenv|json|shell (--reveal | --out FILE)
+                                          ready to paste into a hosting dashboard
+
+Sources and targets: dotenv:PATH  json:PATH  env:PREFIX (this process, source only)  ssm:/path/
+Versions: a number from "list", an id, or latest.
+
+Storage: TICKVAULT_VAULT or --vault (default BACKUP_REPO; file://, s3:// or
+ssm:/prefix) under env/<service>/. Values are sealed with AES-256-GCM under a
+per-version data key, wrapped by TICKVAULT_KMS_KEY_ID (KMS) or a local key
+file (TICKVAULT_ENV_KEY_FILE, default .tickvault/env-vault.key, created 0600
+on first snapshot). Wrong or missing key: exit 2. Tampered version: exit 3.
+`;
+
+await runCli({
+  runbook: 'env',
+  usage,
+  commands: ['snapshot', 'list', 'show', 'diff', 'restore', 'export'] as const,
+  options: {
+    service: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    message: { type: 'string' },
+    version: { type: 'string' },
+    format: { type: 'string' },
+    out: { type: 'string' },
+    vault: { type: 'string' },
+    prune: { type: 'boolean', default: false },
+    reveal: { type: 'boolean', default: false },
+  },
+  main: envCommand,
+});
