@@ -24,7 +24,7 @@ export interface EventSink {
 export class JsonSink implements EventSink {
   constructor(private readonly masker: Masker, private readonly out: Writable = process.stdout) {}
   write(event: RunEvent): void {
-    this.out.write(this.masker.mask(JSON.stringify(event)) + '\n');
+    this.out.write(this.masker.maskJson(event) + '\n');
   }
   close(): void {}
 }
@@ -42,11 +42,11 @@ export class AuditSink implements EventSink {
     this.fd = fs.openSync(this.file, 'a', 0o600);
   }
   write(event: RunEvent): void {
-    fs.writeSync(this.fd, this.masker.mask(JSON.stringify(event)) + '\n');
+    fs.writeSync(this.fd, this.masker.maskJson(event) + '\n');
   }
   /** Free-form lines (zx command log) go through the same masking. */
   writeRaw(record: Record<string, unknown>): void {
-    fs.writeSync(this.fd, this.masker.mask(JSON.stringify(record)) + '\n');
+    fs.writeSync(this.fd, this.masker.maskJson(record) + '\n');
   }
   close(): void {
     try {

@@ -22,6 +22,14 @@ export class Masker {
     return this;
   }
 
+  /**
+   * Register an environment value. Short values (info, true, 8080) are
+   * configuration, not secrets, and masking them would garble ordinary text.
+   */
+  addEnvValue(value: string): this {
+    return value.length >= 6 ? this.add(value) : this;
+  }
+
   /** Register the password of a connection URL. */
   addUrl(url: string | undefined): this {
     if (!url) return this;
@@ -56,8 +64,22 @@ export class Masker {
     return out;
   }
 
-  /** Mask a value for structured output: strings masked, objects walked. */
+  /**
+   * Mask structured output: every string leaf is masked, object keys are
+   * not, so a secret that happens to equal a field name cannot break the
+   * NDJSON shape.
+   */
   maskValue<T>(value: T): T {
-    return JSON.parse(this.mask(JSON.stringify(value ?? null))) as T;
+    if (typeof value === 'string') return this.mask(value) as T;
+    if (Array.isArray(value)) return value.map((v) => this.maskValue(v)) as T;
+    if (value && typeof value === 'object') {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.maskValue(v)])) as T;
+    }
+    return value;
+  }
+
+  /** Serialise an event for NDJSON and audit lines, masked leaf by leaf. */
+  maskJson(value: unknown): string {
+    return JSON.stringify(this.maskValue(value));
   }
 }

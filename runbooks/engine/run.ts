@@ -222,7 +222,7 @@ export class Run {
     for (const sink of this.sinks) {
       if (sink instanceof JsonSink && outcome.reveal) {
         // Fields deliberately printed unmasked on stdout only (local-stack URLs).
-        const masked = JSON.parse(this.masker.mask(JSON.stringify(summary))) as RunEvent;
+        const masked = this.masker.maskValue(summary);
         this.stdout.write(JSON.stringify({ ...masked, ...outcome.reveal }) + '\n');
       } else sink.write(summary);
       sink.close();

@@ -34,7 +34,7 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   if (command === 'snapshot') {
     const from = parseLocation(stringFlag(flags, 'from') ?? '');
     const content = await run.step(`read ${from.label}`, () => readLocation(from), { readOnly: true });
-    for (const [, value] of content.entries) run.masker.add(value);
+    for (const [, value] of content.entries) run.masker.addEnvValue(value);
     const keys = vault.keys();
     const sealed = await run.step('seal and store a new version', async (step) => {
       const version = await sealVersion(keys, { service, content, source: from.label, message: stringFlag(flags, 'message') ?? '', kind: 'snapshot' });
@@ -58,7 +58,7 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   const openRef = async (ref: string) => {
     if (ref.startsWith('live:')) {
       const content = await readLocation(parseLocation(ref.slice(5)));
-      for (const [, value] of content.entries) run.masker.add(value);
+      for (const [, value] of content.entries) run.masker.addEnvValue(value);
       return { label: ref, entries: content.entries };
     }
     const { version, number } = pickVersion(versions, ref);
@@ -113,7 +113,7 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
       throw error;
     }
   }, { readOnly: true });
-  for (const [, value] of current.entries) run.masker.add(value);
+  for (const [, value] of current.entries) run.masker.addEnvValue(value);
   const prune = Boolean(flags.prune);
   const wanted = new Map(snapshot.entries);
   const extras = current.entries.filter(([k]) => !wanted.has(k));

@@ -23,6 +23,12 @@ function unquote(text: string): string {
   return trimmed.replace(/\s+#.*$/, '');
 }
 
+/** An inline " # comment" after an unquoted value, kept when the value changes. */
+function trailingComment(valuePart: string): string {
+  if (/^\s*["']/.test(valuePart)) return '';
+  return /(\s+#.*)$/.exec(valuePart)?.[1] ?? '';
+}
+
 /** Quote a value only when it needs it. */
 export function formatValue(value: string): string {
   if (value === '' || /^[A-Za-z0-9_./:@%+,=-]+$/.test(value)) return value;
@@ -61,7 +67,7 @@ export function applyToDotenv(lines: DotenvLine[], desired: Map<string, string>)
     if (value === line.value) out.push(line.raw);
     else {
       const m = ASSIGNMENT.exec(line.raw)!;
-      out.push(`${m[1]}${line.key}${m[3]}${formatValue(value)}`);
+      out.push(`${m[1]}${line.key}${m[3]}${formatValue(value)}${trailingComment(m[4]!)}`);
     }
   }
   const trailingNewline = out.length > 0 && out[out.length - 1] === '';

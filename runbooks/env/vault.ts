@@ -61,7 +61,7 @@ export async function openVersion(keys: KeyProvider, version: SealedVersion, mas
   try {
     const entries = version.keys.map((key): [string, string] => {
       const value = open(dataKey, version.values[key]!, `${version.service}\0${key}`).toString('utf8');
-      masker.add(value);
+      masker.addEnvValue(value);
       return [key, value];
     });
     const document = version.document ? open(dataKey, version.document, `${version.service}\0document`) : undefined;

@@ -31,3 +31,16 @@ describe('Masker', () => {
     expect(new Masker().add('ab').mask('abc')).toBe('abc');
   });
 });
+
+describe('structured masking', () => {
+  it('masks string leaves but never object keys, so NDJSON keeps its shape', () => {
+    const m = new Masker().add('summary').add('hunter2-secret');
+    const line = m.maskJson({ event: 'summary', message: 'pw hunter2-secret', nested: { summary: ['x summary'] } });
+    expect(JSON.parse(line)).toEqual({ event: MASK, message: `pw ${MASK}`, nested: { summary: [`x ${MASK}`] } });
+  });
+
+  it('does not register short environment values (they are configuration, not secrets)', () => {
+    expect(new Masker().addEnvValue('info').mask('level info')).toBe('level info');
+    expect(new Masker().addEnvValue('s3cr3t-value').mask('v=s3cr3t-value')).toBe(`v=${MASK}`);
+  });
+});
