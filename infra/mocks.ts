@@ -1,0 +1,124 @@
+/**
+ * Pulumi's own runtime mocks, for the offline plan (scripts/infra-plan.ts)
+ * and the infra tests: no engine or cloud is reached. Mocks only echo
+ * inputs, so newResource adds the computed outputs the program reads.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import * as pulumi from '@pulumi/pulumi';
+import { parse as parseYaml } from 'yaml';
+
+export interface Declared {
+  type: string;
+  name: string;
+  parent: string | null;
+  urn: string;
+  custom: boolean;
+  protect: boolean;
+  inputs: Record<string, unknown>;
+}
+
+const ACCOUNT = '123456789012';
+
+function computed(type: string, name: string, inputs: Record<string, unknown>): Record<string, unknown> {
+  const service = type.split(':')[1]?.split('/')[0] ?? 'x';
+  const base: Record<string, unknown> = { ...inputs, arn: `arn:aws:${service}:eu-west-1:${ACCOUNT}:${name}` };
+  switch (type) {
+    case 'aws:s3/bucket:Bucket':
+      return { ...base, bucket: `${name}-0a1b2c`, arn: `arn:aws:s3:::${name}-0a1b2c` };
+    case 'aws:ec2/instance:Instance':
+      return { ...base, privateIp: '10.0.1.10', availabilityZone: 'eu-west-1a' };
+    case 'aws:elasticache/replicationGroup:ReplicationGroup':
+      return { ...base, primaryEndpointAddress: `${name}.cache.amazonaws.com` };
+    case 'aws:sqs/queue:Queue':
+      return { ...base, url: `https://sqs.eu-west-1.amazonaws.com/${ACCOUNT}/${name}` };
+    case 'aws:kms/key:Key':
+      return { ...base, keyId: `${name}-key-id` };
+    case 'aws:iam/role:Role':
+      return { ...base, name: inputs.name ?? `${name}-role` };
+    case 'docker:index/remoteImage:RemoteImage':
+      return { ...base, imageId: `sha256:${'0'.repeat(64)}` };
+    default:
+      return base;
+  }
+}
+
+/** Stack config as PULUMI_CONFIG holds it: `project:key` → string (objects as JSON). */
+export function stackConfig(stack: string, root: string): { values: Record<string, string>; secretKeys: string[] } {
+  const file = path.join(root, `Pulumi.${stack}.yaml`);
+  const doc = (parseYaml(fs.readFileSync(file, 'utf8')) ?? {}) as { config?: Record<string, unknown> };
+  const values: Record<string, string> = {};
+  const secretKeys: string[] = [];
+  for (const [key, value] of Object.entries(doc.config ?? {})) {
+    if (value && typeof value === 'object' && 'secure' in (value as object)) {
+      values[key] = `plan-placeholder-${key.split(':')[1]}`;
+      secretKeys.push(key);
+    } else values[key] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return { values, secretKeys };
+}
+
+// How the SDK marks a secret value on the wire.
+const SECRET_SIG = '4dabf18193072939515e22adb298388d';
+
+/** Unwrap secret markers so tests and the plan see plain inputs (the plan runs on placeholders). */
+function unwrapSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value && typeof value === 'object') {
+    if (SECRET_SIG in value) return unwrapSecrets((value as unknown as { value: unknown }).value);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+
+async function settle<T>(value: pulumi.Input<T>): Promise<T> {
+  return new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v as T)));
+}
+
+/**
+ * Run the program under mocks with the given config and return every
+ * resource it declares (components included, with parents) and its outputs.
+ */
+export async function declareProgram(stack: string, config: Record<string, string>, secretKeys: string[] = []): Promise<{ resources: Declared[]; outputs: Record<string, unknown> }> {
+  pulumi.runtime.setAllConfig(config, secretKeys);
+  const inputsByKey = new Map<string, Record<string, unknown>>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => {
+        inputsByKey.set(`${args.type}::${args.name}`, unwrapSecrets(args.inputs) as Record<string, unknown>);
+        return { id: `${args.name}-id`, state: computed(args.type, args.name, args.inputs as Record<string, unknown>) };
+      },
+      call: (args) => {
+        if (args.token === 'aws:index/getCallerIdentity:getCallerIdentity') return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:root`, userId: 'AIDA' };
+        if (args.token === 'aws:index/getRegion:getRegion') return { name: 'eu-west-1', region: 'eu-west-1', id: 'eu-west-1' };
+        return args.inputs;
+      },
+    },
+    'tickvault',
+    stack,
+    false,
+  );
+  const records: Omit<Declared, 'inputs'>[] = [];
+  const chain = new Map<pulumi.Resource, { name: string; types: string[] }>();
+  const recorder: pulumi.ResourceTransformation = (args) => {
+    const parent = args.opts.parent ? chain.get(args.opts.parent) : undefined;
+    const types = [...(parent?.types ?? []), args.type];
+    chain.set(args.resource, { name: args.name, types });
+    // URNs as the engine forms them: the parent type chain, the type, the name.
+    const urn = `urn:pulumi:${stack}::tickvault::${types.join('$')}::${args.name}`;
+    records.push({ type: args.type, name: args.name, parent: parent?.name ?? null, urn, custom: args.resource instanceof pulumi.CustomResource, protect: Boolean(args.opts.protect) });
+    return undefined;
+  };
+  // As the language host does: a root Stack resource, then the program inside it.
+  let program: Record<string, pulumi.Input<unknown>> = {};
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation(recorder);
+    program = (await import('./index')) as Record<string, pulumi.Input<unknown>>;
+    return { ...program };
+  });
+  const outputs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(program)) outputs[key] = unwrapSecrets(await settle(value));
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const resources = records.map((r) => ({ ...r, inputs: inputsByKey.get(`${r.type}::${r.name}`) ?? {} }));
+  return { resources, outputs };
+}
