@@ -1,0 +1,47 @@
+import { ConfigError } from '../../engine/errors';
+import { readLocation, parseLocation, writeLocation } from '../../env/sources';
+import { defaultKeyFile, FileKeyProvider } from '../../env/keys';
+import { RepositoryVaultStore } from '../../env/store';
+import { openVersion, sealVersion } from '../../env/vault';
+import { openRepository } from '../../repository/repository';
+import { logicalBackup } from '../../stores/postgres/logical-backup';
+import type { Phase, PhaseContext } from '../plan';
+
+function repository(ctx: PhaseContext) {
+  if (!ctx.options.backupRepo) throw new ConfigError('the backup phase needs BACKUP_REPO (file:///path or s3://bucket/prefix)');
+  return openRepository(ctx.options.backupRepo, ctx.options.repoEnv);
+}
+
+/**
+ * The backup phase every plan shares: a verified logical backup of the
+ * database the plan changes (the backup runbook's own code), and an env
+ * snapshot when --env-from is given. Rollback restores the env snapshot.
+ */
+export const backupPhase: Phase = {
+  id: 'backup',
+  title: 'logical backup of the target (and env snapshot)',
+  async run(ctx) {
+    const repo = repository(ctx);
+    const manifest = await logicalBackup(ctx.run, { databaseUrl: ctx.options.targetUrl, repo, env: ctx.options.backupEnv, jobs: ctx.options.jobs });
+    const details: Record<string, unknown> = { backupId: manifest?.id ?? null };
+    if (ctx.options.envFrom) {
+      const from = parseLocation(ctx.options.envFrom);
+      const content = await readLocation(from);
+      const service = ctx.options.envService ?? ctx.plan.id;
+      const version = await sealVersion(new FileKeyProvider(defaultKeyFile(), { create: true }), { service, content, source: from.label, message: `before migration ${ctx.plan.id}`, kind: 'snapshot' });
+      await new RepositoryVaultStore(repo).put(version);
+      Object.assign(details, { envService: service, envVersion: version.id, envFrom: from.label });
+    }
+    return details;
+  },
+  async rollback(ctx) {
+    const recorded = ctx.recorded('backup');
+    if (!recorded.envVersion) return;
+    const repo = repository(ctx);
+    const store = new RepositoryVaultStore(repo);
+    const version = (await store.list(String(recorded.envService))).find((v) => v.id === recorded.envVersion);
+    if (!version) throw new ConfigError(`env snapshot ${String(recorded.envVersion)} is gone from the vault`);
+    const opened = await openVersion(new FileKeyProvider(defaultKeyFile(), { create: false }), version, ctx.run.masker);
+    await writeLocation(parseLocation(String(recorded.envFrom)), new Map(opened.entries), opened.document);
+  },
+};

@@ -1,0 +1,130 @@
+import type pg from 'pg';
+import { ConfigError } from '../engine/errors';
+import { connect } from '../stores/postgres/connect';
+import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from '../stores/postgres/sql';
+
+/** One side of a comparison: a table (or a filtered projection of one) in a database. */
+export interface Side {
+  url: string;
+  table: TableName;
+  /** Extra filter, e.g. canonical_symbol = 'DXY' AND timeframe = '1m'. */
+  where?: string;
+}
+
+export interface Difference {
+  key: string;
+  kind: 'missing in target' | 'extra in target' | 'changed';
+}
+
+export interface Comparison {
+  equal: boolean;
+  sourceRows: number;
+  targetRows: number;
+  buckets: number;
+  differingBuckets: number;
+  differences: Difference[];
+  /** True when more differences exist than were reported. */
+  truncated: boolean;
+}
+
+const BUCKET_BITS = 10; // 1,024 segments in one scan
+const MAX_BUCKETS_TO_BISECT = 64;
+const MAX_REPORTED = 1000;
+
+/**
+ * Text that compares equal across engines and type choices: numerics without
+ * trailing zeros, times in UTC ISO, booleans as 1/0, NULL as \N.
+ */
+function normalised(column: string, type: string): string {
+  const c = `t.${quoteIdent(column)}`;
+  let expr: string;
+  if (/^(numeric|real|double precision|smallint|integer|bigint)/.test(type)) expr = `trim_scale(${c}::numeric)::text`;
+  else if (type.startsWith('timestamp with')) expr = `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
+  else if (type.startsWith('timestamp')) expr = `to_char(${c}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
+  else if (type === 'boolean') expr = `CASE WHEN ${c} THEN '1' ELSE '0' END`;
+  else expr = `${c}::text`;
+  return `coalesce(${expr}, '\\N')`;
+}
+
+async function columnTypes(client: pg.ClientBase, table: TableName): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ name: string; type: string }>(
+    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
+      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
+    [qualify(table)],
+  );
+  return new Map(rows.map((r) => [r.name, r.type]));
+}
+
+async function primaryKey(client: pg.ClientBase, table: TableName): Promise<string[]> {
+  const { rows } = await client.query<{ name: string }>(
+    `SELECT a.attname AS name FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY k(attnum, ord)
+       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
+      WHERE c.conrelid = to_regclass($1) AND c.contype = 'p' ORDER BY k.ord`,
+    [qualify(table)],
+  );
+  return rows.map((r) => r.name);
+}
+
+/** key text, key hash and row hash for every row of a side, as a SQL subquery. */
+function hashedRows(side: Side, key: string[], columns: string[], types: Map<string, string>): string {
+  const keyText = `concat_ws('|', ${key.map((k) => normalised(k, types.get(k)!)).join(', ')})`;
+  const rowText = `concat_ws('|', ${columns.map((c) => normalised(c, types.get(c)!)).join(', ')})`;
+  return `SELECT ${keyText} AS k, hashtextextended(${keyText}, 0) AS kh, hashtextextended(${rowText}, 0) AS rh FROM ${qualify(side.table)} t${side.where ? ` WHERE ${side.where}` : ''}`;
+}
+
+/**
+ * data-diff style: count and order-free hash sum per segment, computed in
+ * each database at once; segments that disagree are bisected down to their
+ * rows, whose keys are reported.
+ */
+export async function compareTables(source: Side, target: Side, opts: { key?: string[]; columns?: string[] } = {}): Promise<Comparison> {
+  const [a, b] = await Promise.all([connect(source.url, '--source-url'), connect(target.url, '--target-url')]);
+  try {
+    await Promise.all([a.query(NORMALISE_SESSION), b.query(NORMALISE_SESSION)]);
+    const [ta, tb] = await Promise.all([columnTypes(a, source.table), columnTypes(b, target.table)]);
+    if (ta.size === 0) throw new ConfigError(`source has no table ${tableLabel(source.table)}`);
+    if (tb.size === 0) throw new ConfigError(`target has no table ${tableLabel(target.table)}`);
+    const key = opts.key?.length ? opts.key : await primaryKey(a, source.table);
+    if (key.length === 0) throw new ConfigError(`${tableLabel(source.table)} has no primary key: pass --key col,…`);
+    const columns = opts.columns?.length ? opts.columns : [...ta.keys()].filter((c) => tb.has(c));
+    for (const c of [...key, ...columns]) {
+      if (!ta.has(c)) throw new ConfigError(`source ${tableLabel(source.table)} has no column ${c}`);
+      if (!tb.has(c)) throw new ConfigError(`target ${tableLabel(target.table)} has no column ${c}`);
+    }
+    const mask = (1 << BUCKET_BITS) - 1;
+    const segmentQuery = (side: Side, types: Map<string, string>) =>
+      `SELECT (kh & ${mask})::int AS b, count(*)::bigint AS n, sum(rh)::text AS h FROM (${hashedRows(side, key, columns, types)}) s GROUP BY 1`;
+    const [sa, sb] = await Promise.all([a.query<{ b: number; n: string; h: string }>(segmentQuery(source, ta)), b.query<{ b: number; n: string; h: string }>(segmentQuery(target, tb))]);
+    const ma = new Map(sa.rows.map((r) => [r.b, r]));
+    const mb = new Map(sb.rows.map((r) => [r.b, r]));
+    const differing = [...new Set([...ma.keys(), ...mb.keys()])].filter((bucket) => ma.get(bucket)?.n !== mb.get(bucket)?.n || ma.get(bucket)?.h !== mb.get(bucket)?.h);
+    const sourceRows = sa.rows.reduce((s, r) => s + Number(r.n), 0);
+    const targetRows = sb.rows.reduce((s, r) => s + Number(r.n), 0);
+    const differences: Difference[] = [];
+    const bisect = differing.slice(0, MAX_BUCKETS_TO_BISECT);
+    if (bisect.length) {
+      const rowsQuery = (side: Side, types: Map<string, string>) => `SELECT k, rh::text AS rh FROM (${hashedRows(side, key, columns, types)}) s WHERE (kh & ${mask})::int = ANY($1::int[])`;
+      const [ra, rb] = await Promise.all([a.query<{ k: string; rh: string }>(rowsQuery(source, ta), [bisect]), b.query<{ k: string; rh: string }>(rowsQuery(target, tb), [bisect])]);
+      const rowsA = new Map(ra.rows.map((r) => [r.k, r.rh]));
+      const rowsB = new Map(rb.rows.map((r) => [r.k, r.rh]));
+      for (const [k, h] of rowsA) {
+        if (!rowsB.has(k)) differences.push({ key: k, kind: 'missing in target' });
+        else if (rowsB.get(k) !== h) differences.push({ key: k, kind: 'changed' });
+      }
+      for (const k of rowsB.keys()) if (!rowsA.has(k)) differences.push({ key: k, kind: 'extra in target' });
+    }
+    differences.sort((x, y) => x.key.localeCompare(y.key));
+    return {
+      equal: differing.length === 0,
+      sourceRows,
+      targetRows,
+      buckets: 1 << BUCKET_BITS,
+      differingBuckets: differing.length,
+      differences: differences.slice(0, MAX_REPORTED),
+      truncated: differences.length > MAX_REPORTED || differing.length > MAX_BUCKETS_TO_BISECT,
+    };
+  } finally {
+    await a.end().catch(() => undefined);
+    await b.end().catch(() => undefined);
+  }
+}
