@@ -30,7 +30,7 @@ export async function describeTable(client: pg.ClientBase, table: TableName, lab
     [oid],
   );
   const pk = await client.query<{ name: string; cols: string[] }>(
-    `SELECT c.conname AS name, array_agg(a.attname ORDER BY k.ord) AS cols
+    `SELECT c.conname AS name, array_agg(a.attname::text ORDER BY k.ord) AS cols
        FROM pg_constraint c CROSS JOIN LATERAL unnest(c.conkey) WITH ORDINALITY AS k(attnum, ord)
        JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
       WHERE c.conrelid = $1::oid AND c.contype = 'p' GROUP BY c.conname`,

@@ -1,0 +1,122 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, expect, inject, it } from 'vitest';
+import { Masker } from '../../runbooks/engine/mask';
+import { Run } from '../../runbooks/engine/run';
+import { rollbackPlan, runPlan } from '../../runbooks/migrations/engine';
+import type { PlanOptions } from '../../runbooks/migrations/plan';
+import { dxyDataBars } from '../../runbooks/migrations/plans/dxy-data-bars';
+import { combinedHash, fingerprintTables, listTables } from '../../runbooks/stores/postgres/fingerprint';
+import { createDatabase, query } from '../helpers/databases';
+import { runRunbook } from '../helpers/runbook';
+import { stackEnv } from '../helpers/stack-env';
+
+const stack = inject('stack');
+const repoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-repo-'));
+const env = stackEnv({ BACKUP_REPO: `file://${repoDir}` });
+
+async function seeded(): Promise<string> {
+  const url = await createDatabase(stack.postgresUrl, 'dxy');
+  const seed = await runRunbook('seed', ['--json', '--database-url', url, '--scale', '0.01'], { env });
+  expect(seed.code, seed.stderr).toBe(0);
+  return url;
+}
+
+async function databaseHash(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return combinedHash(await fingerprintTables(client, await listTables(client)));
+  } finally {
+    await client.end();
+  }
+}
+
+const options = (url: string): PlanOptions => ({ sourceUrl: url, targetUrl: url, safetyWindowMs: 0, jobs: 2, backupRepo: `file://${repoDir}`, backupEnv: env.TICKVAULT_ENV!, repoEnv: {} });
+
+/** Run the engine in-process with a quiet run (no terminal, no audit). */
+async function inProcess<T>(fn: (run: Run) => Promise<T>): Promise<T> {
+  const sink = new (await import('node:stream')).PassThrough();
+  sink.resume();
+  const run = new Run({ runbook: 'migrate', json: true, dryRun: false, yes: true, masker: new Masker(), stdout: sink, stderr: sink, audit: false });
+  try {
+    const result = await fn(run);
+    await run.finish({});
+    return result;
+  } catch (error) {
+    await run.finish({ error });
+    throw error;
+  }
+}
+
+describe('dxy-data-bars (seed 003)', () => {
+  it('rolls back from every phase boundary to the pre-migration content hash', async () => {
+    const phases = dxyDataBars.phases.map((p) => p.id);
+    const urls = await Promise.all(phases.map(() => seeded()));
+    for (const [k, url] of urls.entries()) {
+      const before = await databaseHash(url);
+      for (const phase of phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, dxyDataBars, options(url), { phase, all: false }));
+      if (k >= phases.indexOf('backfill')) {
+        const [{ n }] = (await query<{ n: string }>(url, "SELECT count(*) AS n FROM data_bars WHERE canonical_symbol = 'DXY'")) as [{ n: string }];
+        expect(Number(n), `after ${phases[k]}`).toBeGreaterThan(0);
+        expect(await databaseHash(url)).not.toBe(before);
+      }
+      const { rolledBack } = await inProcess((run) => rollbackPlan(run, dxyDataBars, options(url)));
+      expect(rolledBack).toHaveLength(k + 1);
+      expect(await databaseHash(url), `rollback after ${phases[k]}`).toBe(before);
+    }
+  });
+
+  it('runs end to end from the CLI: journal, no-op re-run, lock, safety window, soft delete, rollback', async () => {
+    const url = await seeded();
+    const args = ['run', '--plan', 'dxy-data-bars', '--target-url', url, '--json'];
+    const first = await runRunbook('migrate', [...args, '--all'], { env });
+    // Everything up to cleanup runs; cleanup refuses inside the 24 h window.
+    expect(first.code, first.stdout).toBe(4);
+    expect(first.events.find((e) => e.event === 'error')?.message).toMatch(/safety window has not elapsed/);
+    const status = await runRunbook('migrate', ['status', '--plan', 'dxy-data-bars', '--target-url', url, '--json'], { env });
+    const states = Object.fromEntries((status.summary!.phases as { phase: string; state: string }[]).map((p) => [p.phase, p.state]));
+    expect(states).toMatchObject({ preflight: 'done', backup: 'done', 'dual-write': 'done', cutover: 'done', cleanup: 'pending' });
+
+    // During the window, writes to the legacy table reach data_bars through the trigger.
+    await query(url, "INSERT INTO derived_data_bars (canonical_symbol, timeframe, ts_utc, open, high, low, close, source) VALUES ('DXY', '1m', '2030-01-01T00:00:00Z', 99.5, 99.5, 99.5, 99.5, 'derived')");
+    expect(await query(url, "SELECT close::text FROM data_bars WHERE canonical_symbol = 'DXY' AND ts_utc = '2030-01-01T00:00:00Z'")).toEqual([{ close: '99.50000000' }]);
+    expect((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM dxy_bars_1m'))[0]!.n).toBe((await query<{ n: string }>(url, "SELECT count(*) AS n FROM data_bars WHERE canonical_symbol = 'DXY'"))[0]!.n);
+
+    // Concurrent run of the same plan: exit 4.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const { advisoryKey } = await import('../../runbooks/engine/lock');
+    await holder.query('SELECT pg_advisory_lock($1::bigint)', [advisoryKey('tickvault:migration:dxy-data-bars').toString()]);
+    const blocked = await runRunbook('migrate', [...args, '--phase', 'cleanup', '--safety-window', '0s'], { env });
+    expect(blocked.code).toBe(4);
+    expect(blocked.events.find((e) => e.event === 'error')?.code).toBe('TV_LOCK_HELD');
+    await holder.end();
+
+    const cleanup = await runRunbook('migrate', [...args, '--phase', 'cleanup', '--safety-window', '0s'], { env });
+    expect(cleanup.code, cleanup.stdout).toBe(0);
+    expect((await query<{ n: string }>(url, "SELECT count(*) AS n FROM derived_data_bars WHERE canonical_symbol = 'DXY' AND timeframe = '1m' AND deleted_at IS NULL"))[0]!.n).toBe('0');
+    const again = await runRunbook('migrate', [...args, '--all', '--safety-window', '0s'], { env });
+    expect(again.summary).toMatchObject({ ran: [], skipped: dxyDataBars.phases.map((p) => p.id) });
+
+    await expect(query(url, "UPDATE tickvault.migration_events SET event = 'end'")).rejects.toThrow(/append-only/);
+    const refused = await runRunbook('migrate', ['rollback', '--plan', 'dxy-data-bars', '--target-url', url, '--json'], { env });
+    expect(refused.code).toBe(4);
+    const rollback = await runRunbook('migrate', ['rollback', '--plan', 'dxy-data-bars', '--target-url', url, '--json', '--yes'], { env });
+    expect(rollback.code, rollback.stdout).toBe(0);
+    expect((await query<{ n: string }>(url, "SELECT count(*) AS n FROM derived_data_bars WHERE canonical_symbol = 'DXY' AND timeframe = '1m' AND deleted_at IS NULL"))[0]!.n).not.toBe('0');
+  });
+
+  it('bad input: unknown plan or phase (2), missing tables (2), a phase before its predecessors (4)', async () => {
+    expect((await runRunbook('migrate', ['run', '--plan', 'nope', '--all', '--json'], { env })).code).toBe(2);
+    const url = await seeded();
+    expect((await runRunbook('migrate', ['run', '--plan', 'dxy-data-bars', '--phase', 'nope', '--target-url', url, '--json'], { env })).code).toBe(2);
+    expect((await runRunbook('migrate', ['run', '--plan', 'dxy-data-bars', '--phase', 'backfill', '--target-url', url, '--json'], { env })).code).toBe(4);
+    const empty = await createDatabase(stack.postgresUrl, 'empty');
+    const missing = await runRunbook('migrate', ['run', '--plan', 'dxy-data-bars', '--all', '--target-url', empty, '--json'], { env });
+    expect(missing.code).toBe(2);
+    expect(missing.events.find((e) => e.event === 'error')?.message).toMatch(/missing table/);
+  });
+});
