@@ -1,10 +1,12 @@
 import { UsageError } from '../../engine/errors';
 import type { Plan } from '../plan';
 import { copyTable } from './copy-table';
+import { atgeQuantumBtc } from './atge-quantum-btc';
 import { dxyDataBars } from './dxy-data-bars';
+import { marketSnapshotSsot } from './market-snapshot-ssot';
 
 /** Every plan, one file each. */
-export const PLANS: Plan[] = [copyTable, dxyDataBars];
+export const PLANS: Plan[] = [copyTable, dxyDataBars, atgeQuantumBtc, marketSnapshotSsot];
 
 export function findPlan(id: string | undefined): Plan {
   const plan = PLANS.find((p) => p.id === id);

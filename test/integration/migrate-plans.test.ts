@@ -7,7 +7,10 @@ import { Masker } from '../../runbooks/engine/mask';
 import { Run } from '../../runbooks/engine/run';
 import { rollbackPlan, runPlan } from '../../runbooks/migrations/engine';
 import type { PlanOptions } from '../../runbooks/migrations/plan';
+import { atgeQuantumBtc } from '../../runbooks/migrations/plans/atge-quantum-btc';
 import { dxyDataBars } from '../../runbooks/migrations/plans/dxy-data-bars';
+import { marketSnapshotSsot } from '../../runbooks/migrations/plans/market-snapshot-ssot';
+import type { Plan } from '../../runbooks/migrations/plan';
 import { combinedHash, fingerprintTables, listTables } from '../../runbooks/stores/postgres/fingerprint';
 import { createDatabase, query } from '../helpers/databases';
 import { runRunbook } from '../helpers/runbook';
@@ -17,11 +20,21 @@ const stack = inject('stack');
 const repoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-repo-'));
 const env = stackEnv({ BACKUP_REPO: `file://${repoDir}` });
 
+let template: string | undefined;
+
+/** A seeded database, cloned from a template seeded once (CREATE DATABASE … TEMPLATE). */
 async function seeded(): Promise<string> {
-  const url = await createDatabase(stack.postgresUrl, 'dxy');
-  const seed = await runRunbook('seed', ['--json', '--database-url', url, '--scale', '0.01'], { env });
-  expect(seed.code, seed.stderr).toBe(0);
-  return url;
+  if (!template) {
+    const url = await createDatabase(stack.postgresUrl, 'tpl');
+    const seed = await runRunbook('seed', ['--json', '--database-url', url, '--scale', '0.01'], { env });
+    expect(seed.code, seed.stderr).toBe(0);
+    template = new URL(url).pathname.slice(1);
+  }
+  const name = `m_${Math.random().toString(16).slice(2, 10)}`;
+  await query(stack.postgresUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
+  const url = new URL(stack.postgresUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }
 
 async function databaseHash(url: string): Promise<string> {
@@ -51,24 +64,30 @@ async function inProcess<T>(fn: (run: Run) => Promise<T>): Promise<T> {
   }
 }
 
-describe('dxy-data-bars (seed 003)', () => {
-  it('rolls back from every phase boundary to the pre-migration content hash', async () => {
-    const phases = dxyDataBars.phases.map((p) => p.id);
-    const urls = await Promise.all(phases.map(() => seeded()));
-    for (const [k, url] of urls.entries()) {
+describe.each([
+  [dxyDataBars.id, dxyDataBars, "SELECT count(*) AS n FROM data_bars WHERE canonical_symbol = 'DXY'"],
+  [atgeQuantumBtc.id, atgeQuantumBtc, 'SELECT count(*) AS n FROM btc_trades'],
+  [marketSnapshotSsot.id, marketSnapshotSsot, 'SELECT count(*) AS n FROM market_snapshot'],
+] as [string, Plan, string][])('plan %s', (_id, plan, probe) => {
+  it('runs forward and rolls back from every phase boundary to the pre-migration content hash', async () => {
+    const phases = plan.phases.map((p) => p.id);
+    for (const [k] of phases.entries()) {
+      const url = await seeded();
       const before = await databaseHash(url);
-      for (const phase of phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, dxyDataBars, options(url), { phase, all: false }));
+      for (const phase of phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, plan, options(url), { phase, all: false }));
       if (k >= phases.indexOf('backfill')) {
-        const [{ n }] = (await query<{ n: string }>(url, "SELECT count(*) AS n FROM data_bars WHERE canonical_symbol = 'DXY'")) as [{ n: string }];
+        const [{ n }] = (await query<{ n: string }>(url, probe)) as [{ n: string }];
         expect(Number(n), `after ${phases[k]}`).toBeGreaterThan(0);
         expect(await databaseHash(url)).not.toBe(before);
       }
-      const { rolledBack } = await inProcess((run) => rollbackPlan(run, dxyDataBars, options(url)));
+      const { rolledBack } = await inProcess((run) => rollbackPlan(run, plan, options(url)));
       expect(rolledBack).toHaveLength(k + 1);
       expect(await databaseHash(url), `rollback after ${phases[k]}`).toBe(before);
     }
   });
+});
 
+describe('dxy-data-bars (seed 003)', () => {
   it('runs end to end from the CLI: journal, no-op re-run, lock, safety window, soft delete, rollback', async () => {
     const url = await seeded();
     const args = ['run', '--plan', 'dxy-data-bars', '--target-url', url, '--json'];
