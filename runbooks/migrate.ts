@@ -29,6 +29,8 @@ Usage: npx tsx runbooks/migrate.ts <plans|run|rollback|status> [flags]
   --env-from SRC         also snapshot environment variables in the backup phase
                          (dotenv:PATH, json:PATH, env:PREFIX); rollback restores them
   --env-service NAME     service name for that snapshot (default: the plan id)
+  --sqlite PATH          sqlite-price-log: btc_price_history.db
+  --json-dir DIR         sqlite-price-log: the ETH JSON snapshots
   --jobs N               parallel workers (default 2)
 Phases: ${PHASES.join(', ')}
 `;
@@ -47,6 +49,8 @@ await runCli({
     'safety-window': { type: 'string' },
     'env-from': { type: 'string' },
     'env-service': { type: 'string' },
+    sqlite: { type: 'string' },
+    'json-dir': { type: 'string' },
     jobs: { type: 'string' },
   },
   async main({ run, command, flags, settings }) {
@@ -75,6 +79,8 @@ await runCli({
       ...(stringFlag(flags, 'table') ? { table: stringFlag(flags, 'table') } : {}),
       ...(stringFlag(flags, 'env-from') ? { envFrom: stringFlag(flags, 'env-from') } : {}),
       ...(stringFlag(flags, 'env-service') ? { envService: stringFlag(flags, 'env-service') } : {}),
+      ...(stringFlag(flags, 'sqlite') ? { sqlitePath: stringFlag(flags, 'sqlite') } : {}),
+      ...(stringFlag(flags, 'json-dir') ? { jsonDir: stringFlag(flags, 'json-dir') } : {}),
     };
     if (command === 'status') {
       const phases = await run.step('read journal', () => planStatus(run, plan, options), { readOnly: true });

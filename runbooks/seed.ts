@@ -25,6 +25,8 @@ pattern_cache, ai_signals, atge_trade_signals. Same --seed, same content.
   --end ISO|now        end of the data window (default ${DEFAULT_END.toISOString()})
   --reset              drop existing seed tables first (asks; --yes to skip)
   --jobs N             parallel COPY connections (default 2)
+  --legacy-dir DIR     also write seed 002's legacy sources there: a SQLite
+                       btc_price_history.db and ETH JSON snapshots
 
 Refuses (exit 4) when the seed tables already exist and --reset is not given.
 `;
@@ -40,6 +42,7 @@ await runCli({
     end: { type: 'string' },
     reset: { type: 'boolean', default: false },
     jobs: { type: 'string' },
+    'legacy-dir': { type: 'string' },
   },
   async main({ run, flags, settings }) {
     const databaseUrl = validated('DATABASE_URL', postgresUrl, settings.require('DATABASE_URL', stringFlag(flags, 'database-url'), '--database-url'));
@@ -71,6 +74,10 @@ await runCli({
         }
       });
     }
-    return { figures: { scale, seed, end: end.toISOString(), rows: result.rows, counts: result.counts, contentHash: result.contentHash, tables: result.fingerprints, redisKeys } };
+    const legacyDir = stringFlag(flags, 'legacy-dir');
+    const legacy = legacyDir
+      ? await run.step('legacy SQLite and JSON price logs', async () => (await import('./market-data/legacy-sources')).writeLegacyPriceSources(legacyDir, { seed, rows: Math.max(100, Math.round(20_000 * scale)), end }))
+      : undefined;
+    return { figures: { scale, seed, legacy, end: end.toISOString(), rows: result.rows, counts: result.counts, contentHash: result.contentHash, tables: result.fingerprints, redisKeys } };
   },
 });

@@ -12,6 +12,9 @@ export interface PlanOptions {
   table?: string;
   /** Time that must pass after dual-write before cleanup may run. */
   safetyWindowMs: number;
+  /** sqlite-price-log: the SQLite file and the JSON snapshot directory. */
+  sqlitePath?: string;
+  jsonDir?: string;
   /** Optional env snapshot taken in the backup phase (env.ts source spec). */
   envFrom?: string;
   envService?: string;

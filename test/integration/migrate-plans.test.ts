@@ -139,3 +139,57 @@ describe('dxy-data-bars (seed 003)', () => {
     expect(missing.events.find((e) => e.event === 'error')?.message).toMatch(/missing table/);
   });
 });
+
+describe('cross-database plans', () => {
+  it('ticks-to-timescale: range-partitioned target, rolls back from every boundary (target and source unchanged)', async () => {
+    const { ticksToTimescale } = await import('../../runbooks/migrations/plans/ticks-to-timescale');
+    const source = await seeded();
+    const sourceHash = await databaseHash(source);
+    for (const [k] of ticksToTimescale.phases.entries()) {
+      const target = await createDatabase(stack.postgresUrl, 'ts');
+      const before = await databaseHash(target);
+      const opts = { ...options(target), sourceUrl: source };
+      for (const p of ticksToTimescale.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, ticksToTimescale, opts, { phase: p.id, all: false }));
+      if (k >= 3) expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM tick_data'))[0]!.n).toBe((await query<{ n: string }>(source, 'SELECT count(*) AS n FROM tick_data'))[0]!.n);
+      if (k >= 2) expect((await query(target, "SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'public.tick_data'::regclass")).length).toBe(1);
+      await inProcess((run) => rollbackPlan(run, ticksToTimescale, opts));
+      expect(await databaseHash(target), `rollback after ${ticksToTimescale.phases[k]!.id}`).toBe(before);
+    }
+    expect(await databaseHash(source)).toBe(sourceHash);
+  });
+
+  it('sqlite-price-log: SQLite and JSON into live_data with parity, files archived, rolls back from every boundary', async () => {
+    const { sqlitePriceLog } = await import('../../runbooks/migrations/plans/sqlite-price-log');
+    const { writeLegacyPriceSources } = await import('../../runbooks/market-data/legacy-sources');
+    for (const [k] of sqlitePriceLog.phases.entries()) {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-legacy-'));
+      const legacy = await writeLegacyPriceSources(dir, { seed: 5, rows: 1500, end: new Date('2026-01-18T00:00:00Z') });
+      const original = fs.readFileSync(legacy.sqlite);
+      const target = await seeded();
+      const before = await databaseHash(target);
+      const opts = { ...options(target), sqlitePath: legacy.sqlite, jsonDir: legacy.jsonDir };
+      for (const p of sqlitePriceLog.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, sqlitePriceLog, opts, { phase: p.id, all: false }));
+      if (k >= 3) {
+        expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM live_data.btc_price_log'))[0]!.n).toBe('1500');
+        expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM live_data.eth_price_log'))[0]!.n).toBe('1500');
+      }
+      if (k === sqlitePriceLog.phases.length - 1) expect(fs.existsSync(legacy.sqlite)).toBe(false);
+      await inProcess((run) => rollbackPlan(run, sqlitePriceLog, opts));
+      expect(await databaseHash(target), `rollback after ${sqlitePriceLog.phases[k]!.id}`).toBe(before);
+      expect(fs.readFileSync(legacy.sqlite).equals(original)).toBe(true);
+    }
+  });
+
+  it('sqlite-price-log: a changed SQLite row breaks parity (exit 3)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-legacy-'));
+    const { writeLegacyPriceSources } = await import('../../runbooks/market-data/legacy-sources');
+    const legacy = await writeLegacyPriceSources(dir, { seed: 6, rows: 300, end: new Date('2026-01-18T00:00:00Z') });
+    const target = await seeded();
+    const args = ['run', '--plan', 'sqlite-price-log', '--target-url', target, '--sqlite', legacy.sqlite, '--json-dir', legacy.jsonDir, '--json'];
+    for (const phase of ['preflight', 'backup', 'expand', 'backfill']) expect((await runRunbook('migrate', [...args, '--phase', phase], { env })).code).toBe(0);
+    const { $ } = await import('zx');
+    await $`sqlite3 ${legacy.sqlite} ${'UPDATE btc_price_history SET price = price + 1 WHERE id = 7'}`;
+    const verify = await runRunbook('migrate', [...args, '--phase', 'verify'], { env });
+    expect(verify.code).toBe(3);
+  });
+});

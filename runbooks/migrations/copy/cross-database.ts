@@ -17,6 +17,8 @@ export interface CopyOptions {
   source: TableName;
   target: TableName;
   jobs: number;
+  /** Target primary key when it must differ (partitioned targets need the partition column in it). */
+  primaryKey?: string[];
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -128,9 +130,10 @@ export async function copyAcross(opts: CopyOptions): Promise<CopyResult> {
 
     // Keys and indexes after the data (pgcopydb): unique index first, then the constraint on it.
     const ddl: string[] = [];
-    if (info.primaryKeyName && info.primaryKey.length) {
+    const pkColumns = opts.primaryKey ?? info.primaryKey;
+    if (info.primaryKeyName && pkColumns.length) {
       const hasPk = (await tgt.query("SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND contype = 'p'", [qualify(opts.target)])).rowCount;
-      if (!hasPk) ddl.push(`ALTER TABLE ${qualify(opts.target)} ADD CONSTRAINT ${quoteIdent(info.primaryKeyName)} PRIMARY KEY (${info.primaryKey.map(quoteIdent).join(', ')})`);
+      if (!hasPk) ddl.push(`ALTER TABLE ${qualify(opts.target)} ADD CONSTRAINT ${quoteIdent(info.primaryKeyName)} PRIMARY KEY (${pkColumns.map(quoteIdent).join(', ')})`);
     }
     const indexDdl = info.indexes.map((i) => retargetIndex(i.definition, opts.source, opts.target));
     const queue = [...ddl, ...indexDdl];

@@ -4,9 +4,11 @@ import { copyTable } from './copy-table';
 import { atgeQuantumBtc } from './atge-quantum-btc';
 import { dxyDataBars } from './dxy-data-bars';
 import { marketSnapshotSsot } from './market-snapshot-ssot';
+import { sqlitePriceLog } from './sqlite-price-log';
+import { ticksToTimescale } from './ticks-to-timescale';
 
 /** Every plan, one file each. */
-export const PLANS: Plan[] = [copyTable, dxyDataBars, atgeQuantumBtc, marketSnapshotSsot];
+export const PLANS: Plan[] = [copyTable, dxyDataBars, atgeQuantumBtc, marketSnapshotSsot, ticksToTimescale, sqlitePriceLog];
 
 export function findPlan(id: string | undefined): Plan {
   const plan = PLANS.find((p) => p.id === id);

@@ -17,12 +17,16 @@ function repository(ctx: PhaseContext) {
  * database the plan changes (the backup runbook's own code), and an env
  * snapshot when --env-from is given. Rollback restores the env snapshot.
  */
-export const backupPhase: Phase = {
+export const backupPhase: Phase = backupOf('target');
+
+/** The backup phase for the database at risk: the target (same-database plans) or the source. */
+export function backupOf(which: 'source' | 'target'): Phase {
+  return {
   id: 'backup',
-  title: 'logical backup of the target (and env snapshot)',
+  title: `logical backup of the ${which} (and env snapshot)`,
   async run(ctx) {
     const repo = repository(ctx);
-    const manifest = await logicalBackup(ctx.run, { databaseUrl: ctx.options.targetUrl, repo, env: ctx.options.backupEnv, jobs: ctx.options.jobs });
+    const manifest = await logicalBackup(ctx.run, { databaseUrl: which === 'source' ? ctx.options.sourceUrl : ctx.options.targetUrl, repo, env: ctx.options.backupEnv, jobs: ctx.options.jobs });
     const details: Record<string, unknown> = { backupId: manifest?.id ?? null };
     if (ctx.options.envFrom) {
       const from = parseLocation(ctx.options.envFrom);
@@ -44,4 +48,5 @@ export const backupPhase: Phase = {
     const opened = await openVersion(new FileKeyProvider(defaultKeyFile(), { create: false }), version, ctx.run.masker);
     await writeLocation(parseLocation(String(recorded.envFrom)), new Map(opened.entries), opened.document);
   },
-};
+  };
+}

@@ -1,0 +1,220 @@
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { from as copyFrom } from 'pg-copy-streams';
+import { ConfigError, RefusedError, UsageError, VerificationError } from '../../engine/errors';
+import { formatMs } from '../../engine/format';
+import { forgetBatches, markDone, planBatches } from '../copy/ledger';
+import type { Phase, PhaseContext, Plan } from '../plan';
+
+// Seed 002: SQLite btc_price_history.db and JSON ETH snapshots →
+// PostgreSQL live_data.btc_price_log / eth_price_log (the seed's DDL).
+// SQLite is read through Debian's sqlite3 CLI as a stream (CSV out, COPY in).
+const DELTAS = ['delta_1m', 'delta_2m', 'delta_3m', 'delta_4m', 'delta_15m', 'delta_30m'];
+const COLUMNS = ['id', 'timestamp', 'price', 'momentum', ...DELTAS];
+
+const DDL = (table: string) => `CREATE TABLE live_data.${table} (
+    id SERIAL PRIMARY KEY,
+    timestamp TIMESTAMP DEFAULT CURRENT_TIMESTAMP,
+    price DECIMAL(20,8),
+    momentum DECIMAL(10,6),
+${DELTAS.map((d) => `    ${d} DECIMAL(10,6)`).join(',\n')}
+)`;
+
+interface Sources {
+  sqlite: string;
+  jsonDir: string;
+}
+
+function sources(ctx: PhaseContext): Sources {
+  const sqlite = ctx.options.sqlitePath;
+  const jsonDir = ctx.options.jsonDir;
+  if (!sqlite || !jsonDir) throw new UsageError('sqlite-price-log needs --sqlite PATH (btc_price_history.db) and --json-dir DIR (ETH snapshots)');
+  return { sqlite, jsonDir };
+}
+
+const jsonFiles = (dir: string): string[] => fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+
+/** Stream a query's rows out of SQLite with the sqlite3 CLI. */
+function sqliteStream(file: string, sql: string, mode: 'csv' | 'list'): Readable {
+  const child = spawn('sqlite3', ['-readonly', `-${mode}`, '-noheader', ...(mode === 'list' ? ['-separator', '|', '-nullvalue', '\\N'] : []), file, sql], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.on('close', (code) => {
+    if (code !== 0) child.stdout.destroy(new ConfigError(`sqlite3 failed on ${file}: ${stderr.trim()}`));
+  });
+  return child.stdout;
+}
+
+// The same normalised text on both sides, so SQLite's REAL and TEXT equal PostgreSQL's DECIMAL and TIMESTAMP.
+// SQLite's printf turns NULL into 0 and keeps -0.0's sign: test NULL first, add 0.0 to drop the sign.
+const sqliteNumber = (column: string, decimals: number) => `CASE WHEN ${column} IS NULL THEN '' ELSE printf('%.${decimals}f', ${column} + 0.0) END`;
+const SQLITE_ROW = `id || '|' || coalesce(strftime('%Y-%m-%dT%H:%M:%S', timestamp), '') || '|' || ${sqliteNumber('price', 8)} || '|' || ${sqliteNumber('momentum', 6)}${DELTAS.map((d) => ` || '|' || ${sqliteNumber(d, 6)}`).join('')}`;
+const PG_ROW = `id::text || '|' || coalesce(to_char(timestamp, 'YYYY-MM-DD"T"HH24:MI:SS'), '') || '|' || coalesce(to_char(price, 'FM999999999990.00000000'), '') || '|' || coalesce(to_char(momentum, 'FM9990.000000'), '')${DELTAS.map((d) => ` || '|' || coalesce(to_char(${d}, 'FM9990.000000'), '')`).join('')}`;
+const rowHash = (text: string): bigint => BigInt.asIntN(64, BigInt(`0x${crypto.createHash('md5').update(text).digest('hex').slice(0, 16)}`));
+
+async function sqliteFingerprint(file: string): Promise<{ rows: number; hash: bigint }> {
+  let rows = 0;
+  let hash = 0n;
+  for await (const line of readline.createInterface({ input: sqliteStream(file, `SELECT ${SQLITE_ROW} FROM btc_price_history`, 'list') })) {
+    rows++;
+    hash += rowHash(line);
+  }
+  return { rows, hash };
+}
+
+async function pgFingerprint(ctx: PhaseContext, table: string): Promise<{ rows: number; hash: bigint }> {
+  const { rows } = await ctx.target.query<{ n: string; h: string }>(`SELECT count(*)::text AS n, coalesce(sum(('x' || substr(md5(${PG_ROW}), 1, 16))::bit(64)::bigint), 0)::text AS h FROM live_data.${table}`);
+  return { rows: Number(rows[0]!.n), hash: BigInt(rows[0]!.h) };
+}
+
+function jsonRecords(file: string): Record<string, unknown>[] {
+  const parsed = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+  if (!Array.isArray(parsed)) throw new ConfigError(`${file}: expected an array of price records`);
+  return parsed as Record<string, unknown>[];
+}
+
+/** Parity (seed 002: "row counts, hash checks between old and new sources"). */
+async function parity(ctx: PhaseContext) {
+  const { sqlite, jsonDir } = sources(ctx);
+  const [btcSource, btcTarget] = await Promise.all([sqliteFingerprint(sqlite), pgFingerprint(ctx, 'btc_price_log')]);
+  if (btcSource.rows !== btcTarget.rows || btcSource.hash !== btcTarget.hash) throw new VerificationError(`btc_price_log differs from SQLite: ${btcTarget.rows} vs ${btcSource.rows} rows${btcSource.rows === btcTarget.rows ? ', contents differ' : ''}`);
+  const ethSource = jsonFiles(jsonDir).reduce((n, f) => n + jsonRecords(path.join(jsonDir, f)).length, 0);
+  const ethTarget = (await pgFingerprint(ctx, 'eth_price_log')).rows;
+  if (ethSource !== ethTarget) throw new VerificationError(`eth_price_log has ${ethTarget} rows, the JSON snapshots ${ethSource}`);
+  return { btcRows: btcTarget.rows, ethRows: ethTarget };
+}
+
+const copyText = (v: unknown): string => (v === null || v === undefined ? '\\N' : String(v));
+
+const phases: Phase[] = [
+  {
+    id: 'preflight',
+    title: 'SQLite and JSON sources readable, live_data not yet created',
+    async run(ctx) {
+      const { sqlite, jsonDir } = sources(ctx);
+      if (!fs.existsSync(sqlite)) throw new ConfigError(`--sqlite: no such file ${sqlite}`);
+      if (!fs.existsSync(jsonDir)) throw new ConfigError(`--json-dir: no such directory ${jsonDir}`);
+      const { rows } = await sqliteFingerprint(sqlite);
+      if ((await ctx.target.query("SELECT to_regnamespace('live_data') IS NOT NULL AS ok")).rows[0]?.ok) throw new ConfigError('schema live_data already exists on the target');
+      return { btcRows: rows, jsonFiles: jsonFiles(jsonDir).length };
+    },
+  },
+  {
+    id: 'backup',
+    title: 'SQLite file and JSON snapshots into the backup repository, with sha256',
+    async run(ctx) {
+      if (!ctx.options.backupRepo) throw new ConfigError('the backup phase needs BACKUP_REPO');
+      const { openRepository } = await import('../../repository/repository');
+      const repo = openRepository(ctx.options.backupRepo, ctx.options.repoEnv);
+      const { sqlite, jsonDir } = sources(ctx);
+      const prefix = `${ctx.options.backupEnv}/files/${ctx.plan.id}-${new Date().toISOString().replace(/[-:.]/g, '')}`;
+      const files: Record<string, string> = {};
+      for (const file of [sqlite, ...jsonFiles(jsonDir).map((f) => path.join(jsonDir, f))]) {
+        files[path.basename(file)] = (await repo.put(`${prefix}/${path.basename(file)}`, fs.createReadStream(file))).sha256;
+      }
+      return { prefix, files };
+    },
+  },
+  {
+    id: 'expand',
+    title: "live_data schema with the seed's btc_price_log and eth_price_log",
+    async run(ctx) {
+      await ctx.target.query(`BEGIN; CREATE SCHEMA live_data; ${DDL('btc_price_log')}; ${DDL('eth_price_log')}; COMMIT`);
+    },
+    async rollback(ctx) {
+      await ctx.target.query('DROP SCHEMA IF EXISTS live_data CASCADE');
+    },
+  },
+  {
+    id: 'backfill',
+    title: 'stream SQLite (CSV) and each JSON snapshot through COPY, one ledger batch per source',
+    async run(ctx) {
+      const { sqlite, jsonDir } = sources(ctx);
+      const files = jsonFiles(jsonDir);
+      const { batches } = await planBatches(ctx.target, ctx.plan.id, 'live_data', async () => [{ lo: 'sqlite', hi: sqlite }, ...files.map((f) => ({ lo: 'json', hi: f }))]);
+      let rows = 0;
+      for (const batch of batches.filter((b) => b.state === 'pending')) {
+        const started = Date.now();
+        await ctx.target.query('BEGIN');
+        try {
+          let copied: number;
+          if (batch.lo === 'sqlite') {
+            const into = ctx.target.query(copyFrom(`COPY live_data.btc_price_log (${COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`));
+            await pipeline(sqliteStream(sqlite, `SELECT ${COLUMNS.join(', ')} FROM btc_price_history ORDER BY id`, 'csv'), into);
+            copied = Number(into.rowCount ?? 0);
+          } else {
+            const records = jsonRecords(path.join(jsonDir, batch.hi!));
+            const into = ctx.target.query(copyFrom(`COPY live_data.eth_price_log (${COLUMNS.slice(1).join(', ')}) FROM STDIN`));
+            await pipeline(Readable.from(records.map((r) => COLUMNS.slice(1).map((c) => copyText(r[c])).join('\t') + '\n')), into);
+            copied = Number(into.rowCount ?? 0);
+          }
+          await markDone(ctx.target, ctx.plan.id, 'live_data', batch.batch, copied, Date.now() - started);
+          await ctx.target.query('COMMIT');
+          rows += copied;
+        } catch (error) {
+          await ctx.target.query('ROLLBACK');
+          throw error;
+        }
+      }
+      await ctx.target.query("SELECT setval('live_data.btc_price_log_id_seq', greatest(1, (SELECT max(id) FROM live_data.btc_price_log)))");
+      return { rows, batches: batches.length };
+    },
+    async rollback(ctx) {
+      await forgetBatches(ctx.target, ctx.plan.id, 'live_data');
+      if ((await ctx.target.query("SELECT to_regnamespace('live_data') IS NOT NULL AS ok")).rows[0]?.ok) await ctx.target.query('TRUNCATE live_data.btc_price_log, live_data.eth_price_log RESTART IDENTITY');
+    },
+  },
+  { id: 'verify', title: 'row counts and normalised row hashes, SQLite/JSON vs PostgreSQL', run: parity },
+  {
+    id: 'dual-write',
+    title: 'window opens: parity holds while legacy writers run (re-checked at cutover and cleanup)',
+    async run(ctx) {
+      return { ...(await parity(ctx)), windowStartedAt: new Date().toISOString() };
+    },
+  },
+  {
+    id: 'cutover',
+    title: 'parity again; readers switch to live_data (config)',
+    async run(ctx) {
+      return { ...(await parity(ctx)), readersSwitchedAt: new Date().toISOString() };
+    },
+  },
+  {
+    id: 'cleanup',
+    title: 'archive the .db and .json files out of the runtime paths (not deleted)',
+    async precondition(ctx) {
+      const since = ctx.endedAt('dual-write');
+      const elapsed = since ? Date.now() - since.getTime() : 0;
+      if (!since || elapsed < ctx.options.safetyWindowMs) throw new RefusedError(`the safety window has not elapsed: ${formatMs(Math.max(0, ctx.options.safetyWindowMs - elapsed))} to go`);
+      try {
+        await parity(ctx);
+      } catch (error) {
+        throw new RefusedError(`parity no longer holds: ${(error as Error).message}`);
+      }
+    },
+    async run(ctx) {
+      const { sqlite, jsonDir } = sources(ctx);
+      const archive = path.join(path.dirname(sqlite), 'archive');
+      fs.mkdirSync(archive, { recursive: true });
+      const moved: [string, string][] = [[sqlite, path.join(archive, path.basename(sqlite))], [jsonDir, path.join(archive, path.basename(jsonDir))]];
+      for (const [from, to] of moved) fs.renameSync(from, to);
+      return { moved };
+    },
+    async rollback(ctx) {
+      for (const [from, to] of (ctx.recorded('cleanup').moved as [string, string][] | undefined) ?? []) if (fs.existsSync(to) && !fs.existsSync(from)) fs.renameSync(to, from);
+    },
+  },
+];
+
+export const sqlitePriceLog: Plan = {
+  id: 'sqlite-price-log',
+  title: 'SQLite/JSON price logs → PostgreSQL live_data, parity by counts and hashes',
+  source: 'seed 002',
+  crossDatabase: true,
+  phases,
+};
