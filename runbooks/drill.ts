@@ -8,6 +8,7 @@ import { readEnvFile } from './engine/config';
 import { UsageError, VerificationError } from './engine/errors';
 import { projectRoot, stateRoot } from './engine/paths';
 import { invokeRunbook, type Invocation } from './recovery/drill/invoke';
+import { legacyDirOf, rehearseMigrations } from './recovery/drill/rehearsal';
 import { writeReports } from './recovery/drill/report';
 import { deletedRows, droppedTable, lostDataDirectory, wipedRedis, type DrillEnv } from './recovery/drill/scenarios';
 import type { DrillReport, ScenarioResult } from './recovery/drill/types';
@@ -24,6 +25,10 @@ inflicts four disasters and recovers from each with the restore runbook:
   2. rows deleted at a known time → point-in-time recovery       (corruption: RTO 2h, RPO 1h)
   3. Redis wiped                → RDB restore in place           (deletion)
   4. the data directory lost    → pgBackRest restore + all WAL   (full failure: RTO 4h, RPO 1h)
+
+Before the disasters it rehearses every migration plan: forward through all
+phases on a copy of the seeded database, then rolled back, comparing content
+hashes.
 
 Writes reports/drill-<run>/report.{md,json,html}; exit 3 if any scenario fails.
 
@@ -70,7 +75,7 @@ await runCli({
     run.masker.addUrl(drillEnv.databaseUrl).addUrl(drillEnv.redisUrl);
 
     await run.step('seed market data', async (step) => {
-      const seeded = must(await invokeRunbook('seed', ['--scale', String(scale), '--end', 'now', '--reset', '--yes', '--redis-url', drillEnv.redisUrl], env), 'seed');
+      const seeded = must(await invokeRunbook('seed', ['--scale', String(scale), '--end', 'now', '--reset', '--yes', '--redis-url', drillEnv.redisUrl, '--legacy-dir', legacyDirOf(home)], env), 'seed');
       step.note(`${Number(seeded.summary.rows).toLocaleString('en-US')} rows, ${seeded.summary.redisKeys} Redis keys`);
     });
     await run.step('back up every store', async (step) => {
@@ -79,6 +84,14 @@ await runCli({
       step.note(backups.flatMap((b) => (b.summary.ids as string[]) ?? []).join(', '));
     });
     if (!process.env.QDRANT_URL) skipped.push('Qdrant: no QDRANT_URL (no Qdrant server on this machine)');
+
+    const rehearsals = await run.step('migration rehearsal: every plan forward, then rolled back', async (step) => {
+      const legacy = legacyDirOf(home);
+      const results = await rehearseMigrations(drillEnv.databaseUrl, env, { sqlite: path.join(legacy, 'btc_price_history.db'), jsonDir: path.join(legacy, 'snapshots') });
+      step.note(results.map((r) => `${r.plan} ${r.passed ? 'PASS' : 'FAIL'}`).join(', '));
+      for (const r of results.filter((x) => !x.passed)) run.warn(`rehearsal of ${r.plan} failed: ${r.error}`);
+      return results;
+    });
 
     for (const [label, scenario] of [
       ['disaster 1: drop a table', droppedTable],
@@ -100,12 +113,12 @@ await runCli({
       if (!result.passed) run.warn(`${result.name} failed: ${result.error ?? result.checks.filter((c) => !c.ok).map((c) => `${c.check}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`);
     }
 
-    const report: DrillReport = { run: run.id, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), scale, passed: scenarios.every((s) => s.passed), backups, scenarios, skipped };
+    const report: DrillReport = { run: run.id, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), scale, passed: scenarios.every((s) => s.passed) && rehearsals.every((r) => r.passed), backups, scenarios, rehearsals, skipped };
     const dir = stringFlag(flags, 'report-dir') ?? path.join(projectRoot, 'reports', `drill-${run.id}`);
     const files = writeReports(dir, report);
     run.info(`report: ${files.markdown} (also .json, .html)`);
-    run.report({ passed: report.passed, scenarios: scenarios.map((s) => ({ name: s.name, scenario: s.scenario, passed: s.passed, rtoMs: s.rtoMs, rpoMs: s.rpoMs })), reports: files, skipped });
-    if (!report.passed) throw new VerificationError(`${scenarios.filter((s) => !s.passed).length} of ${scenarios.length} drill scenarios failed`);
+    run.report({ passed: report.passed, scenarios: scenarios.map((s) => ({ name: s.name, scenario: s.scenario, passed: s.passed, rtoMs: s.rtoMs, rpoMs: s.rpoMs })), rehearsals: rehearsals.map((r) => ({ plan: r.plan, passed: r.passed })), reports: files, skipped });
+    if (!report.passed) throw new VerificationError(`${scenarios.filter((s) => !s.passed).length} of ${scenarios.length} drill scenarios and ${rehearsals.filter((r) => !r.passed).length} of ${rehearsals.length} rehearsals failed`);
     return {};
   },
 });

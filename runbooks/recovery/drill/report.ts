@@ -27,6 +27,9 @@ export function renderMarkdown(report: DrillReport): string {
     if (steps.length) lines.push('', '| step | time | status |', '| --- | --- | --- |', ...steps.map((st) => `| ${st.step} | ${formatMs(st.ms)} | ${st.status} |`));
     lines.push('');
   }
+  lines.push('## Migration rehearsal', '', '| plan | seed | forward | rollback | content hash after rollback | result |', '| --- | --- | --- | --- | --- | --- |');
+  for (const r of report.rehearsals) lines.push(`| ${r.plan} | ${r.source} | exit ${r.forward.exitCode}, ${formatMs(r.forward.ms)}, ${r.forward.phases.length} phases | exit ${r.rollback.exitCode}, ${formatMs(r.rollback.ms)} | ${r.hashAfter === r.hashBefore ? 'equal' : 'DIFFERS'} | ${r.passed ? 'PASS' : 'FAIL'} |`);
+  lines.push('');
   lines.push('## Backups', '', '| runbook | exit | time | ids |', '| --- | --- | --- | --- |');
   for (const b of report.backups) lines.push(`| ${b.runbook} ${b.args.join(' ')} | ${b.exitCode} | ${formatMs(b.ms)} | ${((b.summary.ids as string[] | undefined) ?? []).join(', ')} |`);
   if (report.skipped.length) lines.push('', `Skipped: ${report.skipped.join('; ')}`);
@@ -65,6 +68,7 @@ li.bad{color:#cf222e}small{color:#666}</style></head><body>
 <h1>tickvault DR drill <span class="v">${report.passed ? 'PASSED' : 'FAILED'}</span></h1>
 <p>Run ${esc(report.run)} · ${esc(report.startedAt)} → ${esc(report.finishedAt)} · scale ${report.scale}. Each timeline shows the restore's steps on its own time axis; the thin bar shows how much of the RTO target the restore used.</p>
 ${report.scenarios.map(timeline).join('\n')}
+<section><h2>Migration rehearsal</h2><ul>${report.rehearsals.map((r) => `<li class="${r.passed ? 'ok' : 'bad'}">${r.passed ? '✔' : '✘'} ${esc(r.plan)} (${esc(r.source)}): forward ${formatMs(r.forward.ms)}, rollback ${formatMs(r.rollback.ms)}, content hash ${r.hashAfter === r.hashBefore ? 'equal' : 'DIFFERS'}</li>`).join('')}</ul></section>
 ${report.skipped.length ? `<p>Skipped: ${esc(report.skipped.join('; '))}</p>` : ''}
 </body></html>\n`;
 }

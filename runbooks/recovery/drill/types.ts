@@ -1,4 +1,5 @@
 import type { Invocation } from './invoke';
+import type { Rehearsal } from './rehearsal';
 
 export interface ScenarioResult {
   name: string;
@@ -24,5 +25,6 @@ export interface DrillReport {
   passed: boolean;
   backups: Invocation[];
   scenarios: ScenarioResult[];
+  rehearsals: Rehearsal[];
   skipped: string[];
 }
