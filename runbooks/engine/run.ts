@@ -213,6 +213,7 @@ export class Run {
       exitCode,
       dryRun: this.dryRun,
       durationMs: Date.now() - this.startedAt,
+      maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       steps: this.steps,
       ...(error !== undefined ? { error: { code: codeOf(error), message: messageOf(error) } } : {}),
       ...this.figures,

@@ -21,6 +21,7 @@ export interface Comparison {
   sourceRows: number;
   targetRows: number;
   buckets: number;
+  hashing: string;
   differingBuckets: number;
   differences: Difference[];
   /** True when more differences exist than were reported. */
@@ -65,11 +66,18 @@ async function primaryKey(client: pg.ClientBase, table: TableName): Promise<stri
   return rows.map((r) => r.name);
 }
 
-/** key text, key hash and row hash for every row of a side, as a SQL subquery. */
-function hashedRows(side: Side, key: string[], columns: string[], types: Map<string, string>): string {
+/**
+ * Key hash and row hash for every row of a side, as a SQL subquery (plus the
+ * key's text when `withKey`). With the same column types on both sides, the
+ * types' own hash functions (hash_record_extended) are used: no text
+ * conversion, several times cheaper. Otherwise values are normalised to text.
+ */
+function hashedRows(side: Side, key: string[], columns: string[], types: Map<string, string>, native: boolean, withKey = false): string {
   const keyText = `concat_ws('|', ${key.map((k) => normalised(k, types.get(k)!)).join(', ')})`;
-  const rowText = `concat_ws('|', ${columns.map((c) => normalised(c, types.get(c)!)).join(', ')})`;
-  return `SELECT ${keyText} AS k, hashtextextended(${keyText}, 0) AS kh, hashtextextended(${rowText}, 0) AS rh FROM ${qualify(side.table)} t${side.where ? ` WHERE ${side.where}` : ''}`;
+  const col = (c: string) => `t.${quoteIdent(c)}`;
+  const kh = native ? `hash_record_extended(ROW(${key.map(col).join(', ')}), 0)` : `hashtextextended(${keyText}, 0)`;
+  const rh = native ? `hash_record_extended(ROW(${columns.map(col).join(', ')}), 0)` : `hashtextextended(concat_ws('|', ${columns.map((c) => normalised(c, types.get(c)!)).join(', ')}), 0)`;
+  return `SELECT ${withKey ? `${keyText} AS k, ` : ''}${kh} AS kh, ${rh} AS rh FROM ${qualify(side.table)} t${side.where ? ` WHERE ${side.where}` : ''}`;
 }
 
 /**
@@ -92,9 +100,19 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
       if (!tb.has(c)) throw new ConfigError(`target ${tableLabel(target.table)} has no column ${c}`);
     }
     const mask = (1 << BUCKET_BITS) - 1;
+    let native = [...key, ...columns].every((c) => ta.get(c) === tb.get(c));
     const segmentQuery = (side: Side, types: Map<string, string>) =>
-      `SELECT (kh & ${mask})::int AS b, count(*)::bigint AS n, sum(rh)::text AS h FROM (${hashedRows(side, key, columns, types)}) s GROUP BY 1`;
-    const [sa, sb] = await Promise.all([a.query<{ b: number; n: string; h: string }>(segmentQuery(source, ta)), b.query<{ b: number; n: string; h: string }>(segmentQuery(target, tb))]);
+      `SELECT (kh & ${mask})::int AS b, count(*)::bigint AS n, sum(rh)::text AS h FROM (${hashedRows(side, key, columns, types, native)}) s GROUP BY 1`;
+    const segments = () => Promise.all([a.query<{ b: number; n: string; h: string }>(segmentQuery(source, ta)), b.query<{ b: number; n: string; h: string }>(segmentQuery(target, tb))]);
+    let sa, sb;
+    try {
+      [sa, sb] = await segments();
+    } catch (error) {
+      // A column type without a hash function: fall back to normalised text.
+      if (!native || !/could not identify a hash function/i.test((error as Error).message)) throw error;
+      native = false;
+      [sa, sb] = await segments();
+    }
     const ma = new Map(sa.rows.map((r) => [r.b, r]));
     const mb = new Map(sb.rows.map((r) => [r.b, r]));
     const differing = [...new Set([...ma.keys(), ...mb.keys()])].filter((bucket) => ma.get(bucket)?.n !== mb.get(bucket)?.n || ma.get(bucket)?.h !== mb.get(bucket)?.h);
@@ -103,7 +121,7 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
     const differences: Difference[] = [];
     const bisect = differing.slice(0, MAX_BUCKETS_TO_BISECT);
     if (bisect.length) {
-      const rowsQuery = (side: Side, types: Map<string, string>) => `SELECT k, rh::text AS rh FROM (${hashedRows(side, key, columns, types)}) s WHERE (kh & ${mask})::int = ANY($1::int[])`;
+      const rowsQuery = (side: Side, types: Map<string, string>) => `SELECT k, rh::text AS rh FROM (${hashedRows(side, key, columns, types, native, true)}) s WHERE (kh & ${mask})::int = ANY($1::int[])`;
       const [ra, rb] = await Promise.all([a.query<{ k: string; rh: string }>(rowsQuery(source, ta), [bisect]), b.query<{ k: string; rh: string }>(rowsQuery(target, tb), [bisect])]);
       const rowsA = new Map(ra.rows.map((r) => [r.k, r.rh]));
       const rowsB = new Map(rb.rows.map((r) => [r.k, r.rh]));
@@ -119,6 +137,7 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
       sourceRows,
       targetRows,
       buckets: 1 << BUCKET_BITS,
+      hashing: native ? 'native (same column types)' : 'normalised text',
       differingBuckets: differing.length,
       differences: differences.slice(0, MAX_REPORTED),
       truncated: differences.length > MAX_REPORTED || differing.length > MAX_BUCKETS_TO_BISECT,
