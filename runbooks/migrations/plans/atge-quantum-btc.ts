@@ -1,6 +1,6 @@
 import { ConfigError, VerificationError } from '../../engine/errors';
-import type { Phase, PhaseContext, Plan } from '../plan';
-import { backupPhase } from './shared';
+import type { Phase, Plan } from '../plan';
+import { backupPhase, countOf } from './shared';
 
 // Seed 001. Fixes found by running it: its verification counted migrated rows
 // with quantum_reasoning LIKE '%Migrated from ATGE%', but quantum_reasoning is
@@ -72,7 +72,7 @@ const COMPAT_ON_BTC = `CREATE OR REPLACE VIEW public.atge_btc_signals_compat AS
          generated_at, expires_at
     FROM public.btc_trades`;
 
-const count = async (ctx: PhaseContext, sql: string) => Number((await ctx.target.query<{ n: string }>(sql)).rows[0]!.n);
+const count = countOf;
 
 const phases: Phase[] = [
   {

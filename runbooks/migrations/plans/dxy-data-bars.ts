@@ -1,25 +1,24 @@
 import { ConfigError, RefusedError, VerificationError } from '../../engine/errors';
-import { formatMs } from '../../engine/format';
 import { compareTables } from '../../verify/compare';
 import { forgetBatches, markDone, planBatches } from '../copy/ledger';
 import type { Phase, PhaseContext, Plan } from '../plan';
 import { BACKFILL_BATCH, CALC_DXY_RANGE_1M, DROP_DUAL_WRITE, DUAL_WRITE, DXY_1M, REGISTRY_UPSERT, VIEW_ON_DATA_BARS, VIEW_ON_DERIVED } from './dxy-sql';
-import { backupPhase } from './shared';
+import { backupPhase, countOf, safetyWindowThenParity } from './shared';
 
 const COMPARED = ['canonical_symbol', 'timeframe', 'ts_utc', 'open', 'high', 'low', 'close', 'vol', 'vwap', 'trade_count', 'is_partial'];
 const KEY = ['canonical_symbol', 'timeframe', 'ts_utc'];
 
-async function count(ctx: PhaseContext, sql: string): Promise<number> {
-  return Number((await ctx.target.query<{ n: string }>(sql)).rows[0]!.n);
-}
+const count = countOf;
 
 /** DXY 1m in derived_data_bars (active) versus data_bars, by segment hashes. */
 async function parity(ctx: PhaseContext) {
-  return compareTables(
+  const result = await compareTables(
     { url: ctx.options.targetUrl, table: { schema: 'public', name: 'derived_data_bars' }, where: `${DXY_1M} AND deleted_at IS NULL` },
     { url: ctx.options.targetUrl, table: { schema: 'public', name: 'data_bars' }, where: DXY_1M },
     { key: KEY, columns: COMPARED },
   );
+  if (!result.equal) throw new VerificationError(`DXY 1m differs between derived_data_bars and data_bars: ${result.differences.slice(0, 5).map((d) => `${d.key} (${d.kind})`).join(', ')}`);
+  return result;
 }
 
 const preflight: Phase = {
@@ -148,7 +147,6 @@ const verify: Phase = {
   title: 'segment hashes derived vs data_bars; DXY within 80-120 (phase 6)',
   async run(ctx) {
     const result = await parity(ctx);
-    if (!result.equal) throw new VerificationError(`DXY 1m differs between derived_data_bars and data_bars: ${result.differences.slice(0, 5).map((d) => `${d.key} (${d.kind})`).join(', ')}`);
     const { rows } = await ctx.target.query<{ min: string; max: string }>(`SELECT min(close)::text AS min, max(close)::text AS max FROM data_bars WHERE ${DXY_1M}`);
     const min = Number(rows[0]!.min);
     const max = Number(rows[0]!.max);
@@ -183,15 +181,7 @@ const cutover: Phase = {
 const cleanup: Phase = {
   id: 'cleanup',
   title: 'soft-delete legacy DXY 1m after the safety window (phase 9)',
-  async precondition(ctx) {
-    const since = ctx.endedAt('dual-write');
-    const elapsed = since ? Date.now() - since.getTime() : 0;
-    if (!since || elapsed < ctx.options.safetyWindowMs) {
-      throw new RefusedError(`the safety window has not elapsed: ${formatMs(Math.max(0, ctx.options.safetyWindowMs - elapsed))} to go (window ${formatMs(ctx.options.safetyWindowMs)})`);
-    }
-    const result = await parity(ctx);
-    if (!result.equal) throw new RefusedError(`parity no longer holds (${result.differences.length} differing rows); cleanup refused`);
-  },
+  precondition: safetyWindowThenParity(parity),
   async run(ctx) {
     const t = ctx.target;
     await t.query('BEGIN');

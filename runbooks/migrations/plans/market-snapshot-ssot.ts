@@ -1,6 +1,6 @@
 import { ConfigError, VerificationError } from '../../engine/errors';
-import type { Phase, PhaseContext, Plan } from '../plan';
-import { backupPhase } from './shared';
+import type { Phase, Plan } from '../plan';
+import { backupPhase, countOf } from './shared';
 
 // Seed 000: one market_snapshot row per symbol, written by the scanner
 // (here: a trigger on data_bars) and read by every service.
@@ -48,7 +48,7 @@ const VIEW_COMPUTED = `CREATE OR REPLACE VIEW public.latest_prices AS
   SELECT DISTINCT ON (canonical_symbol) canonical_symbol AS symbol, close AS price, ts_utc AS ts FROM public.data_bars WHERE timeframe = '1m' ORDER BY canonical_symbol, ts_utc DESC`;
 const VIEW_SSOT = 'CREATE OR REPLACE VIEW public.latest_prices AS SELECT symbol, price, ts FROM public.market_snapshot';
 
-const count = async (ctx: PhaseContext, sql: string) => Number((await ctx.target.query<{ n: string }>(sql)).rows[0]!.n);
+const count = countOf;
 
 const phases: Phase[] = [
   {

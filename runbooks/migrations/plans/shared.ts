@@ -1,4 +1,5 @@
-import { ConfigError } from '../../engine/errors';
+import { ConfigError, RefusedError } from '../../engine/errors';
+import { formatMs } from '../../engine/format';
 import { readLocation, parseLocation, writeLocation } from '../../env/sources';
 import { defaultKeyFile, FileKeyProvider } from '../../env/keys';
 import { RepositoryVaultStore } from '../../env/store';
@@ -48,5 +49,42 @@ export function backupOf(which: 'source' | 'target'): Phase {
     const opened = await openVersion(new FileKeyProvider(defaultKeyFile(), { create: false }), version, ctx.run.masker);
     await writeLocation(parseLocation(String(recorded.envFrom)), new Map(opened.entries), opened.document);
   },
+  };
+}
+
+/** One scalar count from the target. */
+export async function countOf(ctx: PhaseContext, sql: string): Promise<number> {
+  return Number((await ctx.target.query<{ n: string }>(sql)).rows[0]!.n);
+}
+
+/** Run fn in a transaction on the target; roll back on any error. */
+export async function inTransaction<T>(ctx: PhaseContext, fn: () => Promise<T>): Promise<T> {
+  await ctx.target.query('BEGIN');
+  try {
+    const result = await fn();
+    await ctx.target.query('COMMIT');
+    return result;
+  } catch (error) {
+    await ctx.target.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * Cleanup's gate: the safety window since dual-write has passed and parity
+ * still holds; otherwise refuse (exit 4) and change nothing.
+ */
+export function safetyWindowThenParity(parity: (ctx: PhaseContext) => Promise<unknown>): (ctx: PhaseContext) => Promise<void> {
+  return async (ctx) => {
+    const since = ctx.endedAt('dual-write');
+    const elapsed = since ? Date.now() - since.getTime() : 0;
+    if (!since || elapsed < ctx.options.safetyWindowMs) {
+      throw new RefusedError(`the safety window has not elapsed: ${formatMs(Math.max(0, ctx.options.safetyWindowMs - elapsed))} to go (window ${formatMs(ctx.options.safetyWindowMs)})`);
+    }
+    try {
+      await parity(ctx);
+    } catch (error) {
+      throw new RefusedError(`parity no longer holds, cleanup refused: ${(error as Error).message}`);
+    }
   };
 }

@@ -6,10 +6,10 @@ import readline from 'node:readline';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
-import { ConfigError, RefusedError, UsageError, VerificationError } from '../../engine/errors';
-import { formatMs } from '../../engine/format';
+import { ConfigError, UsageError, VerificationError } from '../../engine/errors';
 import { forgetBatches, markDone, planBatches } from '../copy/ledger';
 import type { Phase, PhaseContext, Plan } from '../plan';
+import { safetyWindowThenParity } from './shared';
 
 // Seed 002: SQLite btc_price_history.db and JSON ETH snapshots →
 // PostgreSQL live_data.btc_price_log / eth_price_log (the seed's DDL).
@@ -187,16 +187,7 @@ const phases: Phase[] = [
   {
     id: 'cleanup',
     title: 'archive the .db and .json files out of the runtime paths (not deleted)',
-    async precondition(ctx) {
-      const since = ctx.endedAt('dual-write');
-      const elapsed = since ? Date.now() - since.getTime() : 0;
-      if (!since || elapsed < ctx.options.safetyWindowMs) throw new RefusedError(`the safety window has not elapsed: ${formatMs(Math.max(0, ctx.options.safetyWindowMs - elapsed))} to go`);
-      try {
-        await parity(ctx);
-      } catch (error) {
-        throw new RefusedError(`parity no longer holds: ${(error as Error).message}`);
-      }
-    },
+    precondition: safetyWindowThenParity(parity),
     async run(ctx) {
       const { sqlite, jsonDir } = sources(ctx);
       const archive = path.join(path.dirname(sqlite), 'archive');
