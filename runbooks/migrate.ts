@@ -9,18 +9,21 @@ import { numberFlag, runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
 import { UsageError } from './engine/errors';
 import { parseDuration } from './engine/format';
-import { planStatus, rollbackPlan, runPlan } from './migrations/engine';
+import { planStatus, rollbackPlan, runPlan, watchParity } from './migrations/engine';
 import { PHASES, type PhaseId, type PlanOptions } from './migrations/plan';
 import { findPlan, PLANS } from './migrations/plans';
 
 const usage = `
-Usage: npx tsx runbooks/migrate.ts <plans|run|rollback|status> [flags]
+Usage: npx tsx runbooks/migrate.ts <plans|run|rollback|status|watch> [flags]
 
   plans                      the plans and their phases
   run --plan ID --all        every phase in order (completed ones are no-ops)
   run --plan ID --phase P    one phase (earlier phases must be done)
   rollback --plan ID         undo every phase that ran, newest first (asks; --yes)
   status --plan ID           where the migration stands, from its journal
+  watch --plan ID            during the dual-write window, re-check parity every
+                             --interval (default 5m) until --safety-window has passed
+                             (or --checks N); a failed check exits 3
 
   --source-url URL       source database (default DATABASE_URL)
   --target-url URL       target database, where the journal lives (default DATABASE_URL)
@@ -38,7 +41,7 @@ Phases: ${PHASES.join(', ')}
 await runCli({
   runbook: 'migrate',
   usage,
-  commands: ['plans', 'run', 'rollback', 'status'] as const,
+  commands: ['plans', 'run', 'rollback', 'status', 'watch'] as const,
   options: {
     plan: { type: 'string' },
     phase: { type: 'string' },
@@ -52,6 +55,8 @@ await runCli({
     sqlite: { type: 'string' },
     'json-dir': { type: 'string' },
     jobs: { type: 'string' },
+    interval: { type: 'string' },
+    checks: { type: 'string' },
   },
   async main({ run, command, flags, settings }) {
     if (command === 'plans') {
@@ -86,6 +91,16 @@ await runCli({
       const phases = await run.step('read journal', () => planStatus(run, plan, options), { readOnly: true });
       for (const p of phases) run.info(`${p.phase.padEnd(12)} ${p.state.padEnd(20)} ${p.at ?? ''}`);
       return { figures: { plan: plan.id, phases } };
+    }
+    if (command === 'watch') {
+      let intervalMs: number;
+      try {
+        intervalMs = parseDuration(stringFlag(flags, 'interval') ?? '5m');
+      } catch (error) {
+        throw new UsageError(`--interval: ${(error as Error).message}`);
+      }
+      const checks = stringFlag(flags, 'checks') ? numberFlag(flags, 'checks', 1) : undefined;
+      return { figures: { plan: plan.id, ...(await watchParity(run, plan, options, { intervalMs, ...(checks ? { checks } : {}) })) } };
     }
     if (command === 'rollback') return { figures: { plan: plan.id, ...(await rollbackPlan(run, plan, options)) } };
     const phase = stringFlag(flags, 'phase') as PhaseId | undefined;

@@ -116,6 +116,37 @@ export async function rollbackPlan(run: Run, plan: Plan, options: PlanOptions): 
   return { rolledBack };
 }
 
+/**
+ * During the dual-write window: re-check parity every `intervalMs` until the
+ * safety window has passed (or `checks` were made), journaling each check.
+ * A check that fails stops the watch with exit 3 before cleanup can run.
+ */
+export async function watchParity(run: Run, plan: Plan, options: PlanOptions, opts: { intervalMs: number; checks?: number }): Promise<{ checks: number; windowEndsAt: string | null }> {
+  if (!plan.parity) throw new UsageError(`plan ${plan.id} has no parity check to watch`);
+  const session = await openSession(run, plan, options);
+  const ctx = context(run, plan, options, session);
+  const since = ctx.endedAt('dual-write');
+  if (!since) throw new RefusedError(`plan ${plan.id} is not in its dual-write window (run --phase dual-write first)`);
+  const windowEnds = since.getTime() + options.safetyWindowMs;
+  let checks = 0;
+  for (;;) {
+    checks++;
+    await run.step(`parity check ${checks}`, async (step) => {
+      try {
+        const details = await plan.parity!(ctx);
+        await session.journal.append('dual-write', 'check', { ok: true, ...details });
+        step.record(details);
+      } catch (error) {
+        await session.journal.append('dual-write', 'check', { ok: false, message: (error as Error).message });
+        throw error;
+      }
+    }, { readOnly: true });
+    if ((opts.checks !== undefined && checks >= opts.checks) || Date.now() >= windowEnds) break;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(opts.intervalMs, windowEnds - Date.now()))));
+  }
+  return { checks, windowEndsAt: new Date(windowEnds).toISOString() };
+}
+
 export async function planStatus(run: Run, plan: Plan, options: PlanOptions): Promise<{ phase: PhaseId; state: string; at: string | null }[]> {
   const target = await connect(options.targetUrl, '--target-url');
   try {

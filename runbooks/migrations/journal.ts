@@ -3,7 +3,7 @@ import { LockHeldError } from '../engine/errors';
 import { advisoryKey } from '../engine/lock';
 import type { PhaseId } from './plan';
 
-export type JournalEvent = 'start' | 'end' | 'fail' | 'rollback' | 'rolled-back';
+export type JournalEvent = 'start' | 'end' | 'fail' | 'rollback' | 'rolled-back' | 'check';
 
 export interface JournalRow {
   id: string;
@@ -23,12 +23,14 @@ CREATE TABLE IF NOT EXISTS tickvault.migration_events (
   id bigserial PRIMARY KEY,
   plan text NOT NULL,
   phase text NOT NULL,
-  event text NOT NULL CHECK (event IN ('start', 'end', 'fail', 'rollback', 'rolled-back')),
+  event text NOT NULL CHECK (event IN ('start', 'end', 'fail', 'rollback', 'rolled-back', 'check')),
   run text NOT NULL,
   at timestamptz NOT NULL DEFAULT clock_timestamp(),
   ms integer,
   details jsonb NOT NULL DEFAULT '{}'
 );
+ALTER TABLE tickvault.migration_events DROP CONSTRAINT IF EXISTS migration_events_event_check;
+ALTER TABLE tickvault.migration_events ADD CONSTRAINT migration_events_event_check CHECK (event IN ('start', 'end', 'fail', 'rollback', 'rolled-back', 'check'));
 CREATE INDEX IF NOT EXISTS migration_events_plan_idx ON tickvault.migration_events (plan, id);
 CREATE OR REPLACE FUNCTION tickvault.append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN RAISE EXCEPTION 'tickvault.migration_events is append-only'; END $$;
@@ -76,6 +78,7 @@ export class Journal {
   async state(): Promise<Map<PhaseId, PhaseState>> {
     const map = new Map<PhaseId, PhaseState>();
     for (const e of await this.events()) {
+      if (e.event === 'check') continue; // parity checks during the window do not move a phase
       const prev = map.get(e.phase);
       map.set(e.phase, { phase: e.phase, last: e.event, at: e.at, details: e.event === 'end' ? e.details : (prev?.details ?? {}) });
     }

@@ -63,4 +63,6 @@ export interface Plan {
   /** Source and target are different databases. */
   crossDatabase: boolean;
   phases: Phase[];
+  /** Re-check source/target parity (with any catch-up); throws VerificationError when it does not hold. */
+  parity?(ctx: PhaseContext): Promise<Record<string, unknown>>;
 }

@@ -104,6 +104,14 @@ describe('dxy-data-bars (seed 003)', () => {
     expect(await query(url, "SELECT close::text FROM data_bars WHERE canonical_symbol = 'DXY' AND ts_utc = '2030-01-01T00:00:00Z'")).toEqual([{ close: '99.50000000' }]);
     expect((await query<{ n: string }>(url, 'SELECT count(*) AS n FROM dxy_bars_1m'))[0]!.n).toBe((await query<{ n: string }>(url, "SELECT count(*) AS n FROM data_bars WHERE canonical_symbol = 'DXY'"))[0]!.n);
 
+    // Periodic parity during the window: each check is journaled; a broken mirror fails the watch (exit 3).
+    const watch = await runRunbook('migrate', ['watch', '--plan', 'dxy-data-bars', '--target-url', url, '--json', '--checks', '2', '--interval', '200ms'], { env });
+    expect(watch.code, watch.stdout).toBe(0);
+    expect((await query<{ n: string }>(url, "SELECT count(*) AS n FROM tickvault.migration_events WHERE event = 'check'"))[0]!.n).toBe('2');
+    await query(url, "UPDATE data_bars SET close = close + 1 WHERE canonical_symbol = 'DXY' AND ts_utc = '2030-01-01T00:00:00Z'");
+    expect((await runRunbook('migrate', ['watch', '--plan', 'dxy-data-bars', '--target-url', url, '--json', '--checks', '1'], { env })).code).toBe(3);
+    await query(url, "UPDATE data_bars SET close = close - 1 WHERE canonical_symbol = 'DXY' AND ts_utc = '2030-01-01T00:00:00Z'");
+
     // Concurrent run of the same plan: exit 4.
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
@@ -191,5 +199,23 @@ describe('cross-database plans', () => {
     await $`sqlite3 ${legacy.sqlite} ${'UPDATE btc_price_history SET price = price + 1 WHERE id = 7'}`;
     const verify = await runRunbook('migrate', [...args, '--phase', 'verify'], { env });
     expect(verify.code).toBe(3);
+  });
+});
+
+describe('copy-table', () => {
+  it('rolls back from every phase boundary: the target is as it was, the source untouched', async () => {
+    const { copyTable } = await import('../../runbooks/migrations/plans/copy-table');
+    const source = await seeded();
+    const sourceHash = await databaseHash(source);
+    for (const [k] of copyTable.phases.entries()) {
+      const target = await createDatabase(stack.postgresUrl, 'ct');
+      const before = await databaseHash(target);
+      const opts = { ...options(target), sourceUrl: source, table: 'public.trades' };
+      for (const p of copyTable.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, copyTable, opts, { phase: p.id, all: false }));
+      if (k >= 1) expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM trades'))[0]!.n).toBe((await query<{ n: string }>(source, 'SELECT count(*) AS n FROM trades'))[0]!.n);
+      await inProcess((run) => rollbackPlan(run, copyTable, opts));
+      expect(await databaseHash(target), `rollback after ${copyTable.phases[k]!.id}`).toBe(before);
+    }
+    expect(await databaseHash(source)).toBe(sourceHash);
   });
 });

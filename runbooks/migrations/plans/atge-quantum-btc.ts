@@ -178,4 +178,5 @@ export const atgeQuantumBtc: Plan = {
   source: 'seed 001',
   crossDatabase: false,
   phases,
+  parity: async (ctx) => (await phases.find((p) => p.id === 'verify')!.run(ctx)) ?? {},
 };

@@ -56,4 +56,5 @@ export const copyTable: Plan = {
   source: 'generic',
   crossDatabase: true,
   phases: [copyPhases.preflight, copyPhases.backfill, copyPhases.verify],
+  parity: async (ctx) => (await copyPhases.verify.run(ctx)) ?? {},
 };

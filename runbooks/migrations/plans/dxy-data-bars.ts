@@ -225,4 +225,5 @@ export const dxyDataBars: Plan = {
   source: 'seed 003',
   crossDatabase: false,
   phases: [preflight, backupPhase, expand, backfill, verify, dualWrite, cutover, cleanup],
+  parity: async (ctx) => ({ rows: (await parity(ctx)).sourceRows }),
 };

@@ -122,4 +122,5 @@ export const marketSnapshotSsot: Plan = {
   source: 'seed 000',
   crossDatabase: false,
   phases,
+  parity: async (ctx) => (await phases.find((p) => p.id === 'verify')!.run(ctx)) ?? {},
 };

@@ -208,4 +208,5 @@ export const sqlitePriceLog: Plan = {
   source: 'seed 002',
   crossDatabase: true,
   phases,
+  parity,
 };

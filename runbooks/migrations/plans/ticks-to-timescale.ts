@@ -115,4 +115,5 @@ export const ticksToTimescale: Plan = {
   source: 'seed 004',
   crossDatabase: true,
   phases,
+  parity: async (ctx) => ({ caughtUp: await catchUp(ctx), ...(await parity(ctx)) }),
 };
