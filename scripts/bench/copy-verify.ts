@@ -55,7 +55,7 @@ try {
   const pgcopydb = await timed(() => $({ env: { ...process.env, PGCOPYDB_SOURCE_PGURI: source, PGCOPYDB_TARGET_PGURI: pgcopyDb } })`pgcopydb clone --table-jobs 2 --index-jobs 2 --no-owner --no-acl --dir ${path.join(work, 'pgcopydb')} --not-consistent`.nothrow());
 
   const oursDb = await recreateDb(target, 'tickvault');
-  const cli = (args: string[]) => $({ cwd: projectRoot, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', MALLOC_ARENA_MAX: process.env.BENCH_ARENAS ?? '' } })`${process.execPath} --import tsx runbooks/migrate.ts ${args} --json`;
+  const cli = (args: string[]) => $({ cwd: projectRoot, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } })`${process.execPath} --import tsx runbooks/migrate.ts ${args} --json`;
   const common = ['--plan', 'copy-table', '--table', 'public.data_bars', '--source-url', source, '--target-url', oursDb];
   await cli(['run', '--phase', 'preflight', ...common]);
   const copy = await timed(() => cli(['run', '--phase', 'backfill', ...common]));
