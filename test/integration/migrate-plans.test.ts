@@ -11,7 +11,8 @@ import { atgeQuantumBtc } from '../../runbooks/migrations/plans/atge-quantum-btc
 import { dxyDataBars } from '../../runbooks/migrations/plans/dxy-data-bars';
 import { marketSnapshotSsot } from '../../runbooks/migrations/plans/market-snapshot-ssot';
 import type { Plan } from '../../runbooks/migrations/plan';
-import { combinedHash, fingerprintTables, listTables } from '../../runbooks/stores/postgres/fingerprint';
+import { withClient } from '../../runbooks/stores/postgres/connect';
+import { databaseFingerprint } from '../../runbooks/stores/postgres/fingerprint';
 import { createDatabase, query } from '../helpers/databases';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
@@ -37,15 +38,7 @@ async function seeded(): Promise<string> {
   return url.toString();
 }
 
-async function databaseHash(url: string): Promise<string> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return combinedHash(await fingerprintTables(client, await listTables(client)));
-  } finally {
-    await client.end();
-  }
-}
+const databaseHash = async (url: string): Promise<string> => (await withClient(url, databaseFingerprint)).hash;
 
 const options = (url: string): PlanOptions => ({ sourceUrl: url, targetUrl: url, safetyWindowMs: 0, jobs: 2, backupRepo: `file://${repoDir}`, backupEnv: env.TICKVAULT_ENV!, repoEnv: {} });
 

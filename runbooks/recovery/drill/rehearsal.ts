@@ -1,7 +1,8 @@
 import path from 'node:path';
 import pg from 'pg';
 import { PLANS } from '../../migrations/plans';
-import { combinedHash, fingerprintTables, listTables } from '../../stores/postgres/fingerprint';
+import { withClient } from '../../stores/postgres/connect';
+import { databaseFingerprint } from '../../stores/postgres/fingerprint';
 import { withDatabase } from '../../stores/postgres/binaries';
 import { invokeRunbook } from './invoke';
 
@@ -26,15 +27,7 @@ async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<
   }
 }
 
-async function hashOf(url: string): Promise<string> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return combinedHash(await fingerprintTables(client, await listTables(client)));
-  } finally {
-    await client.end();
-  }
-}
+const hashOf = async (url: string): Promise<string> => (await withClient(url, databaseFingerprint)).hash;
 
 /**
  * Each plan forward (all phases, no safety window) on a copy of the seeded

@@ -2,7 +2,8 @@ import fs from 'node:fs';
 import pg from 'pg';
 import { $ } from 'zx';
 import { waitFor } from '../../local/process';
-import { fingerprintTable, fingerprintTables, listTables, type TableFingerprint } from '../../stores/postgres/fingerprint';
+import { withClient } from '../../stores/postgres/connect';
+import { databaseFingerprint, fingerprintTable, type TableFingerprint } from '../../stores/postgres/fingerprint';
 import { pgBin } from '../../stores/postgres/binaries';
 import { connectRedis } from '../../stores/redis/connect';
 import { fingerprintRedis } from '../../stores/redis/fingerprint';
@@ -28,15 +29,7 @@ async function sql<T extends pg.QueryResultRow>(url: string, text: string, param
   }
 }
 
-async function fingerprintsOf(url: string): Promise<TableFingerprint[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fingerprintTables(client, await listTables(client));
-  } finally {
-    await client.end();
-  }
-}
+const fingerprintsOf = async (url: string): Promise<TableFingerprint[]> => (await withClient(url, databaseFingerprint)).tables;
 
 /** Make sure the WAL up to now is in the archive (what archive_timeout does on its own). */
 async function shipWal(url: string): Promise<void> {

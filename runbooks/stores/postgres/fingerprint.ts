@@ -165,3 +165,9 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
     return { table: tableLabel(table), rows: s.rows, hash: s.hash.toString(), algo };
   });
 }
+
+/** Every user table's fingerprint, and one digest over them: "is this database as it was?". */
+export async function databaseFingerprint(client: pg.ClientBase): Promise<{ tables: TableFingerprint[]; hash: string }> {
+  const tables = await fingerprintTables(client, await listTables(client));
+  return { tables, hash: combinedHash(tables) };
+}
