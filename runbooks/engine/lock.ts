@@ -2,7 +2,6 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { LockHeldError } from './errors';
 import { lockDir } from './paths';
 
@@ -73,29 +72,4 @@ export function acquireFileLock(runbook: string, target: string, runId: string):
     }
   }
   throw new LockHeldError(`could not take the ${runbook} lock on this target`);
-}
-
-/**
- * A session-level advisory lock in PostgreSQL: it protects a target across
- * machines and is released by the server if the holder dies.
- */
-export async function acquirePgLock(databaseUrl: string, name: string): Promise<Lock> {
-  const client = new pg.Client({ connectionString: databaseUrl, application_name: 'tickvault-lock' });
-  await client.connect();
-  client.on('error', () => undefined);
-  const key = advisoryKey(name).toString();
-  const { rows } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::bigint) AS ok', [key]);
-  if (!rows[0]?.ok) {
-    await client.end();
-    throw new LockHeldError(`another run holds the advisory lock "${name}" on this database`);
-  }
-  return {
-    release: async () => {
-      try {
-        await client.query('SELECT pg_advisory_unlock($1::bigint)', [key]);
-      } finally {
-        await client.end().catch(() => undefined);
-      }
-    },
-  };
 }

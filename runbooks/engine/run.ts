@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { AuditSink, JsonSink, type EventKind, type EventSink, type RunEvent } from './events';
 import { HumanSink } from './human';
 import { codeOf, exitCodeOf, messageOf, TickvaultError, type ExitCode } from './errors';
-import { acquireFileLock, acquirePgLock, type Lock } from './lock';
+import { acquireFileLock } from './lock';
 import type { Masker } from './mask';
 import { auditDir } from './paths';
 import { ProgressBar } from './progress';
@@ -122,19 +122,14 @@ export class Run {
     this.cleanups.unshift(fn);
   }
 
-  /** Serialise runs of this runbook against one target; a second run exits 4. */
-  async lock(target: string, opts: { databaseUrl?: string } = {}): Promise<void> {
+  /**
+   * Serialise runs of this runbook against one target; a second run exits 4.
+   * (Migrations also hold a PostgreSQL advisory lock per plan: Journal.lock.)
+   */
+  async lock(target: string): Promise<void> {
     if (this.dryRun) return;
-    const locks: Lock[] = [acquireFileLock(this.runbook, target, this.id)];
-    try {
-      if (opts.databaseUrl) locks.push(await acquirePgLock(opts.databaseUrl, `tickvault:${this.runbook}:${target}`));
-    } catch (error) {
-      await locks[0]?.release();
-      throw error;
-    }
-    this.onCleanup(async () => {
-      for (const lock of locks.reverse()) await lock.release();
-    });
+    const lock = acquireFileLock(this.runbook, target, this.id);
+    this.onCleanup(() => lock.release());
   }
 
   async step<T>(name: string, fn: (ctx: StepContext) => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {

@@ -3,7 +3,7 @@ import { RefusedError, UsageError } from '../engine/errors';
 import type { Run } from '../engine/run';
 import { connect } from '../stores/postgres/connect';
 import { Journal, journalExists, type PhaseState } from './journal';
-import { PHASES, type Phase, type PhaseContext, type PhaseId, type Plan, type PlanOptions } from './plan';
+import { type Phase, type PhaseContext, type PhaseId, type Plan, type PlanOptions } from './plan';
 
 interface Session {
   target: pg.Client;
@@ -161,4 +161,3 @@ export async function planStatus(run: Run, plan: Plan, options: PlanOptions): Pr
   }
 }
 
-export { PHASES };

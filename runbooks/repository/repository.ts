@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ConfigError } from '../engine/errors';
 import { FileRepository } from './file-repository';
 import { S3Repository } from './s3-repository';
@@ -60,6 +60,5 @@ export async function getText(repo: Repository, key: string): Promise<string> {
 }
 
 export async function putText(repo: Repository, key: string, text: string): Promise<StoredObject> {
-  const { Readable } = await import('node:stream');
   return repo.put(key, Readable.from([Buffer.from(text, 'utf8')]));
 }

@@ -1,6 +1,6 @@
 import { ConfigError, VerificationError } from '../../engine/errors';
 import type { Phase, Plan } from '../plan';
-import { backupPhase, countOf } from './shared';
+import { backupPhase, countOf, inTransaction } from './shared';
 
 // Seed 001. Fixes found by running it: its verification counted migrated rows
 // with quantum_reasoning LIKE '%Migrated from ATGE%', but quantum_reasoning is
@@ -105,17 +105,12 @@ const phases: Phase[] = [
     id: 'backfill',
     title: 'map every BTC signal (fields, status, 50/30/20) and log the migration',
     async run(ctx) {
-      await ctx.target.query('BEGIN');
-      try {
+      return inTransaction(ctx, async () => {
         const inserted = await ctx.target.query(`INSERT INTO public.btc_trades (${COLUMNS}) SELECT ${MAPPED} FROM public.atge_trade_signals a WHERE a.symbol = 'BTC' ON CONFLICT (id) DO NOTHING`);
         const source = await count(ctx, "SELECT count(*) AS n FROM atge_trade_signals WHERE symbol = 'BTC'");
         await ctx.target.query("INSERT INTO public.quantum_migration_log (migrated_count, source_count, notes) VALUES ($1, $2, 'ATGE → Quantum BTC by tickvault')", [inserted.rowCount, source]);
-        await ctx.target.query('COMMIT');
         return { migrated: inserted.rowCount };
-      } catch (error) {
-        await ctx.target.query('ROLLBACK');
-        throw error;
-      }
+      });
     },
     async rollback(ctx) {
       if ((await ctx.target.query("SELECT to_regclass('public.btc_trades') IS NOT NULL AS ok")).rows[0]?.ok) await ctx.target.query('TRUNCATE public.btc_trades, public.quantum_migration_log CASCADE');

@@ -3,7 +3,7 @@ import { compareTables } from '../../verify/compare';
 import { forgetBatches, markDone, planBatches } from '../copy/ledger';
 import type { Phase, PhaseContext, Plan } from '../plan';
 import { BACKFILL_BATCH, CALC_DXY_RANGE_1M, DROP_DUAL_WRITE, DUAL_WRITE, DXY_1M, REGISTRY_UPSERT, VIEW_ON_DATA_BARS, VIEW_ON_DERIVED } from './dxy-sql';
-import { backupPhase, countOf, safetyWindowThenParity } from './shared';
+import { backupPhase, countOf, inTransaction, safetyWindowThenParity } from './shared';
 
 const COMPARED = ['canonical_symbol', 'timeframe', 'ts_utc', 'open', 'high', 'low', 'close', 'vol', 'vwap', 'trade_count', 'is_partial'];
 const KEY = ['canonical_symbol', 'timeframe', 'ts_utc'];
@@ -47,8 +47,7 @@ const expand: Phase = {
     const hasUnique = ((await t.query("SELECT 1 FROM pg_index x JOIN pg_attribute a ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0] WHERE x.indrelid = 'public.data_bars'::regclass AND x.indisunique AND a.attname = 'canonical_symbol' AND x.indnatts = 3")).rowCount ?? 0) > 0;
     const registry = (await t.query("SELECT to_jsonb(r) AS row FROM core_asset_registry_all r WHERE canonical_symbol = 'DXY'")).rows[0]?.row ?? null;
     const added = ['raw', 'created_at', 'updated_at'].filter((c) => !cols.includes(c));
-    await t.query('BEGIN');
-    try {
+    await inTransaction(ctx, async () => {
       if (!hasUnique) await t.query('CREATE UNIQUE INDEX data_bars_unique_idx ON data_bars (canonical_symbol, timeframe, ts_utc)');
       await t.query("ALTER TABLE data_bars ADD COLUMN IF NOT EXISTS raw JSONB DEFAULT '{}'::JSONB");
       await t.query('ALTER TABLE data_bars ADD COLUMN IF NOT EXISTS created_at TIMESTAMPTZ DEFAULT NOW()');
@@ -58,11 +57,7 @@ const expand: Phase = {
       await t.query(CALC_DXY_RANGE_1M);
       await t.query(REGISTRY_UPSERT);
       await t.query(VIEW_ON_DERIVED);
-      await t.query('COMMIT');
-    } catch (error) {
-      await t.query('ROLLBACK');
-      throw error;
-    }
+    });
     return { addedColumns: added, priorSourceConstraint: constraint, createdUniqueIndex: !hasUnique, priorRegistryRow: registry };
   },
   async verify(ctx) {
@@ -80,8 +75,7 @@ const expand: Phase = {
   async rollback(ctx) {
     const r = ctx.recorded('expand');
     const t = ctx.target;
-    await t.query('BEGIN');
-    try {
+    await inTransaction(ctx, async () => {
       await t.query('DROP VIEW IF EXISTS public.dxy_bars_1m');
       await t.query('DROP FUNCTION IF EXISTS public.calc_dxy_range_1m(timestamptz, timestamptz, int)');
       const prior = r.priorRegistryRow as Record<string, unknown> | null;
@@ -91,11 +85,7 @@ const expand: Phase = {
       if (r.priorSourceConstraint) await t.query(`ALTER TABLE data_bars ADD CONSTRAINT data_bars_source_check ${String(r.priorSourceConstraint)}`);
       for (const column of (r.addedColumns as string[] | undefined) ?? ['raw', 'updated_at']) await t.query(`ALTER TABLE data_bars DROP COLUMN IF EXISTS ${column}`);
       if (r.createdUniqueIndex) await t.query('DROP INDEX IF EXISTS data_bars_unique_idx');
-      await t.query('COMMIT');
-    } catch (error) {
-      await t.query('ROLLBACK');
-      throw error;
-    }
+    });
   },
 };
 
@@ -115,16 +105,11 @@ const backfill: Phase = {
     let rows = 0;
     for (const batch of batches.filter((b) => b.state === 'pending')) {
       const started = Date.now();
-      await t.query('BEGIN');
-      try {
+      rows += await inTransaction(ctx, async () => {
         const result = await t.query(BACKFILL_BATCH, [batch.lo, batch.hi]);
         await markDone(t, ctx.plan.id, 'public.data_bars', batch.batch, result.rowCount ?? 0, Date.now() - started);
-        await t.query('COMMIT');
-        rows += result.rowCount ?? 0;
-      } catch (error) {
-        await t.query('ROLLBACK');
-        throw error;
-      }
+        return result.rowCount ?? 0;
+      });
     }
     return { batches: batches.length, rows };
   },
@@ -184,19 +169,14 @@ const cleanup: Phase = {
   precondition: safetyWindowThenParity(parity),
   async run(ctx) {
     const t = ctx.target;
-    await t.query('BEGIN');
-    try {
+    return inTransaction(ctx, async () => {
       // What rollback needs to undo the soft delete exactly.
       await t.query('CREATE TABLE IF NOT EXISTS tickvault.dxy_cleanup_prior (canonical_symbol text, timeframe text, ts_utc timestamptz, updated_at timestamptz, PRIMARY KEY (canonical_symbol, timeframe, ts_utc))');
       await t.query(`INSERT INTO tickvault.dxy_cleanup_prior SELECT canonical_symbol, timeframe, ts_utc, updated_at FROM derived_data_bars WHERE ${DXY_1M} AND deleted_at IS NULL ON CONFLICT DO NOTHING`);
       const result = await t.query(`UPDATE derived_data_bars SET deleted_at = NOW(), updated_at = NOW() WHERE ${DXY_1M} AND deleted_at IS NULL`);
       await t.query(DROP_DUAL_WRITE);
-      await t.query('COMMIT');
       return { softDeleted: result.rowCount };
-    } catch (error) {
-      await t.query('ROLLBACK');
-      throw error;
-    }
+    });
   },
   async verify(ctx) {
     const active = await count(ctx, `SELECT count(*) AS n FROM derived_data_bars WHERE ${DXY_1M} AND deleted_at IS NULL`);
@@ -205,17 +185,12 @@ const cleanup: Phase = {
   async rollback(ctx) {
     const t = ctx.target;
     if (!(await t.query("SELECT to_regclass('tickvault.dxy_cleanup_prior') IS NOT NULL AS ok")).rows[0]?.ok) return;
-    await t.query('BEGIN');
-    try {
+    await inTransaction(ctx, async () => {
       await t.query(`UPDATE derived_data_bars d SET deleted_at = NULL, updated_at = p.updated_at
         FROM tickvault.dxy_cleanup_prior p WHERE d.canonical_symbol = p.canonical_symbol AND d.timeframe = p.timeframe AND d.ts_utc = p.ts_utc`);
       await t.query('DROP TABLE tickvault.dxy_cleanup_prior');
       if (ctx.endedAt('dual-write')) await t.query(DUAL_WRITE);
-      await t.query('COMMIT');
-    } catch (error) {
-      await t.query('ROLLBACK');
-      throw error;
-    }
+    });
   },
 };
 

@@ -9,7 +9,7 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { ConfigError, UsageError, VerificationError } from '../../engine/errors';
 import { forgetBatches, markDone, planBatches } from '../copy/ledger';
 import type { Phase, PhaseContext, Plan } from '../plan';
-import { safetyWindowThenParity } from './shared';
+import { inTransaction, safetyWindowThenParity } from './shared';
 
 // Seed 002: SQLite btc_price_history.db and JSON ETH snapshots →
 // PostgreSQL live_data.btc_price_log / eth_price_log (the seed's DDL).
@@ -140,8 +140,7 @@ const phases: Phase[] = [
       let rows = 0;
       for (const batch of batches.filter((b) => b.state === 'pending')) {
         const started = Date.now();
-        await ctx.target.query('BEGIN');
-        try {
+        rows += await inTransaction(ctx, async () => {
           let copied: number;
           if (batch.lo === 'sqlite') {
             const into = ctx.target.query(copyFrom(`COPY live_data.btc_price_log (${COLUMNS.join(', ')}) FROM STDIN (FORMAT csv)`));
@@ -154,12 +153,8 @@ const phases: Phase[] = [
             copied = Number(into.rowCount ?? 0);
           }
           await markDone(ctx.target, ctx.plan.id, 'live_data', batch.batch, copied, Date.now() - started);
-          await ctx.target.query('COMMIT');
-          rows += copied;
-        } catch (error) {
-          await ctx.target.query('ROLLBACK');
-          throw error;
-        }
+          return copied;
+        });
       }
       await ctx.target.query("SELECT setval('live_data.btc_price_log_id_seq', greatest(1, (SELECT max(id) FROM live_data.btc_price_log)))");
       return { rows, batches: batches.length };

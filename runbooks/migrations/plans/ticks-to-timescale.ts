@@ -5,7 +5,7 @@ import { copyAcross } from '../copy/cross-database';
 import { forgetBatches } from '../copy/ledger';
 import { createTableSql, describeTable } from '../copy/table-info';
 import type { Phase, PhaseContext, Plan } from '../plan';
-import { backupOf } from './shared';
+import { backupOf, inTransaction } from './shared';
 
 // Seed 004: Supabase tick_data → TimescaleDB. A hypertable when the target
 // has TimescaleDB, native monthly range partitions otherwise; a chunked,
@@ -59,19 +59,21 @@ const phases: Phase[] = [
         await ctx.target.query("SELECT create_hypertable('public.tick_data', 'ts', chunk_time_interval => interval '1 day')");
         return { layout: 'hypertable' };
       }
-      await ctx.target.query('BEGIN');
-      await ctx.target.query(`${base} PARTITION BY RANGE (ts)`);
-      let partitions = 0;
-      const lo = rows[0]?.lo ?? new Date();
-      const hi = rows[0]?.hi ?? new Date();
-      for (let d = new Date(lo); d <= hi; d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1))) {
-        const next = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
-        const name = `tick_data_${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
-        await ctx.target.query(`CREATE TABLE public.${name} PARTITION OF public.tick_data FOR VALUES FROM ('${d.toISOString()}') TO ('${next.toISOString()}')`);
-        partitions++;
-      }
-      await ctx.target.query('CREATE TABLE public.tick_data_default PARTITION OF public.tick_data DEFAULT');
-      await ctx.target.query('COMMIT');
+      // One transaction: a failure leaves no half-built partition set behind.
+      const partitions = await inTransaction(ctx, async () => {
+        await ctx.target.query(`${base} PARTITION BY RANGE (ts)`);
+        let created = 0;
+        const lo = rows[0]?.lo ?? new Date();
+        const hi = rows[0]?.hi ?? new Date();
+        for (let d = new Date(lo); d <= hi; d = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1))) {
+          const next = new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1));
+          const name = `tick_data_${d.getUTCFullYear()}_${String(d.getUTCMonth() + 1).padStart(2, '0')}`;
+          await ctx.target.query(`CREATE TABLE public.${name} PARTITION OF public.tick_data FOR VALUES FROM ('${d.toISOString()}') TO ('${next.toISOString()}')`);
+          created++;
+        }
+        await ctx.target.query('CREATE TABLE public.tick_data_default PARTITION OF public.tick_data DEFAULT');
+        return created;
+      });
       return { layout: 'range-partitioned', partitions };
     },
     async rollback(ctx) {
