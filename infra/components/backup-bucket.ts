@@ -12,7 +12,7 @@ export interface BackupBucketArgs {
   readonly objectLockDays?: number;
   /** The only principal that may change lifecycle, policy, versioning or lock, or destroy the key. */
   readonly breakGlassRoleArn: pulumi.Input<string>;
-  /** Where ElastiCache exports Redis snapshots (`<env>/redis/elasticache/`); the service may write there only. */
+  /** Where ElastiCache exports Redis snapshots (`<env>/redis/`); the service may write there only. */
   readonly elasticacheExportPrefix?: string;
   readonly region: pulumi.Input<string>;
   readonly accountId: pulumi.Input<string>;

@@ -33,7 +33,7 @@ export function awsStack(config: TickvaultConfig): StackOutputs {
     noncurrentVersionDays: config.backups.noncurrentVersionDays,
     ...(config.backups.objectLockDays !== undefined ? { objectLockDays: config.backups.objectLockDays } : {}),
     breakGlassRoleArn: a.breakGlassRoleArn,
-    elasticacheExportPrefix: `${env}/redis/elasticache/`,
+    elasticacheExportPrefix: `${env}/redis/`,
     region: a.region,
     accountId,
   }, opts);
