@@ -75,6 +75,8 @@ export function stackConfig(stack: string, root: string): { values: Record<strin
   return { values, secretKeys };
 }
 
+let runs = 0;
+
 // How the SDK marks a secret value on the wire.
 const SECRET_SIG = '4dabf18193072939515e22adb298388d';
 
@@ -144,7 +146,8 @@ export async function declareProgram(stack: string, config: Record<string, strin
   let program: Record<string, pulumi.Input<unknown>> = {};
   await pulumi.runtime.runInPulumiStack(async () => {
     pulumi.runtime.registerStackTransformation(recorder);
-    program = (await import('./index')) as Record<string, pulumi.Input<unknown>>;
+    // A fresh module instance per run, so one process can declare several configurations.
+    program = (await import(/* @vite-ignore */ `./index.ts?run=${++runs}`)) as Record<string, pulumi.Input<unknown>>;
     return { ...program };
   });
   const outputs: Record<string, unknown> = {};
