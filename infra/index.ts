@@ -13,3 +13,4 @@ export const s3 = stack.s3;
 export const backupRepo = stack.backupRepo;
 export const envVault = stack.envVault;
 export const alarmTopic = stack.alarmTopic;
+export const bucketSetupExitCode = stack.bucketSetupExitCode;

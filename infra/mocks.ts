@@ -151,7 +151,11 @@ export async function declareProgram(stack: string, config: Record<string, strin
     return { ...program };
   });
   const outputs: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(program)) outputs[key] = unwrapSecrets(await settle(value));
+  // Settle every output before judging: one failed apply must not leave the others unobserved.
+  const settled = await Promise.allSettled(Object.entries(program).map(async ([key, value]) => [key, unwrapSecrets(await settle(value))] as const));
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  for (const s of settled) if (s.status === 'fulfilled' && s.value[1] !== undefined) outputs[s.value[0]] = s.value[1];
   await new Promise((resolve) => setTimeout(resolve, 50));
   const resources = records.map((r) => ({ ...r, inputs: inputsByKey.get(`${r.type}::${r.name}`) ?? {} }));
   return { resources, outputs };

@@ -132,7 +132,9 @@ export const noWildcardIam = resourcePolicy(
   },
 );
 
-const STATEFUL = ['aws:s3/bucket:Bucket', 'aws:s3/bucketV2:BucketV2', 'aws:kms/key:Key', 'aws:ebs/volume:Volume', 'aws:elasticache/replicationGroup:ReplicationGroup', 'aws:ec2/instance:Instance', 'docker:index/volume:Volume'];
+// Dev's Docker volumes use retainOnDelete instead (destroy must work in dev); CrossGuard
+// cannot see that option, so test/infra/dev-stack.test.ts holds it.
+const STATEFUL = ['aws:s3/bucket:Bucket', 'aws:s3/bucketV2:BucketV2', 'aws:kms/key:Key', 'aws:ebs/volume:Volume', 'aws:elasticache/replicationGroup:ReplicationGroup', 'aws:ec2/instance:Instance'];
 
 export const statefulProtected = resourcePolicy(
   'stateful-resources-protected',

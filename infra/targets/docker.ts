@@ -38,6 +38,7 @@ export function dockerStack(config: TickvaultConfig): StackOutputs {
   const password = generatedPassword(`${name}-postgres-password`, 32).result;
   const redisPassword = generatedPassword(`${name}-redis-password`, 32).result;
   const minioPassword = generatedPassword(`${name}-minio-password`, 32).result;
+  const qdrantKey = generatedPassword(`${name}-qdrant-api-key`, 32).result;
 
   const network = new docker.Network(`${name}-net`, { name: `${name}-net`, labels }, opts);
   // retainOnDelete, not protect: `pulumi destroy` works in dev, and the data volumes survive it.
@@ -62,6 +63,7 @@ export function dockerStack(config: TickvaultConfig): StackOutputs {
     ...common,
     name: `${name}-qdrant`,
     image: image('qdrant', images.qdrant).imageId,
+    envs: [pulumi.interpolate`QDRANT__SERVICE__API_KEY=${qdrantKey}`],
     ports: port(6333, ports.qdrant),
     volumes: [{ volumeName: volume('qdrant').name, containerPath: '/qdrant/storage' }],
     healthcheck: { tests: ['CMD-SHELL', 'bash -c ":> /dev/tcp/127.0.0.1/6333"'], interval: '5s', timeout: '3s', retries: 20 },
@@ -112,7 +114,7 @@ export function dockerStack(config: TickvaultConfig): StackOutputs {
       `mc ilm rule add --prefix '${env}/' --noncurrent-expire-days ${config.backups.noncurrentVersionDays} local/${BUCKET}`,
     ].join('\n')],
   }, { ...opts, dependsOn: [minio] });
-  const bucket = requireExitZero(bucketSetup, setupName).apply(() => BUCKET);
+  const bucket = BUCKET;
 
   new DbObjects('db', {
     host: LOOPBACK, port: ports.postgres, database: 'tickvault', username: 'postgres', password, sslmode: 'disable',
@@ -141,6 +143,7 @@ export function dockerStack(config: TickvaultConfig): StackOutputs {
     pulumi.interpolate`SCRATCH_DATABASE_URL=postgres://postgres:${password}@${inNetwork(postgres, 5432)}/tickvault_drill`,
     pulumi.interpolate`REDIS_URL=redis://default:${redisPassword}@${inNetwork(redis, 6379)}`,
     pulumi.interpolate`QDRANT_URL=http://${inNetwork(qdrant, 6333)}`,
+    pulumi.interpolate`QDRANT_API_KEY=${qdrantKey}`,
   ];
   new docker.Container(`${name}-scheduler`, {
     name: `${name}-scheduler`,
@@ -160,5 +163,7 @@ export function dockerStack(config: TickvaultConfig): StackOutputs {
     s3: { bucket, endpoint: `http://${LOOPBACK}:${ports.minio}`, region: 'us-east-1', accessKeyId: MINIO_USER, secretAccessKey: pulumi.secret(minioPassword) },
     backupRepo: pulumi.interpolate`s3://${bucket}`,
     envVault: pulumi.interpolate`s3://${bucket}`,
+    // Exported so the update waits for it, and fails when the job did.
+    bucketSetupExitCode: requireExitZero(bucketSetup, setupName),
   };
 }

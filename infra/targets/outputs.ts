@@ -9,6 +9,8 @@ export interface StackOutputs {
   s3: { bucket: pulumi.Input<string>; endpoint: pulumi.Input<string>; region: pulumi.Input<string>; accessKeyId?: pulumi.Input<string>; secretAccessKey?: pulumi.Input<string> };
   backupRepo: pulumi.Input<string>;
   envVault: pulumi.Input<string>;
+  /** dev: the bucket job's exit code (the update fails unless it is 0). */
+  bucketSetupExitCode?: pulumi.Input<number>;
   /** prod: the SNS topic every alarm notifies. */
   alarmTopic?: pulumi.Input<string>;
 }
