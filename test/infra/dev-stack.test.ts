@@ -86,7 +86,7 @@ describe('dev stack (Docker, under Pulumi mocks)', () => {
     expect(scheduler.command).toEqual(['infra/scheduler/dev-scheduler.ts']);
     expect(scheduler.image).toMatch(/^sha256:/);
     const env = envOf('scheduler');
-    const jobs = JSON.parse(env.TICKVAULT_JOBS);
+    const jobs = JSON.parse(env.TICKVAULT_JOBS ?? "[]");
     expect(jobs).toEqual(runbookJobs(parseConfig({ target: 'docker' }).backups, 'server'));
     // Every setting any job reads is provided.
     for (const name of new Set(jobs.flatMap((j: any) => j.settings.map((s: any) => s.name)))) expect(env[name as string], name as string).toBeTruthy();
