@@ -94,8 +94,8 @@ export class InfraConfigError extends Error {}
 export function parseConfig(raw: Record<string, unknown>): z.infer<typeof configSchema> {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new InfraConfigError(`tickvault:${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const issue = result.error.issues[0];
+    throw new InfraConfigError(`tickvault:${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
   }
   const config = result.data;
   if (config.target === 'aws' && !config.aws) throw new InfraConfigError('tickvault:aws: required when target is aws');

@@ -121,6 +121,6 @@ export class BackupBucket extends pulumi.ComponentResource {
         rule: { defaultRetention: { mode: 'COMPLIANCE', days: args.objectLockDays } },
       }, { ...child, dependsOn: [versioning] });
     }
-    this.registerOutputs({ bucket: this.bucket.bucket, bucketArn: arn, kmsKeyArn: this.kmsKeyArn, lifecycle: this.lifecycle.id, policy: this.policy.id });
+    this.registerOutputs({ bucket: this.bucket.bucket, bucketArn: arn, key: this.key.arn, kmsKeyArn: this.kmsKeyArn, lifecycle: this.lifecycle.id, policy: this.policy.id });
   }
 }

@@ -71,7 +71,8 @@ export class BackupSchedule extends pulumi.ComponentResource {
     const logs = new aws.cloudwatch.LogGroup(`${name}-logs`, { retentionInDays: 30 }, child);
     this.deadLetterQueue = new aws.sqs.Queue(`${name}-dlq`, { messageRetentionSeconds: 1_209_600, sqsManagedSseEnabled: true }, child);
 
-    const usedSecretArns = [...new Set(args.jobs.flatMap((j) => j.settings.filter((s) => s.secret).map((s) => s.name)))].map((n) => args.secretArns[n]!);
+    // containerSettings() below refuses a job whose secret has no ARN; here: every ARN some job declares.
+    const usedSecretArns = [...new Set(args.jobs.flatMap((j) => j.settings.filter((s) => s.secret).map((s) => s.name)))].flatMap((n) => args.secretArns[n] ?? []);
     const executionRole = new aws.iam.Role(`${name}-execution`, { assumeRolePolicy: assume('ecs-tasks.amazonaws.com') }, child);
     new aws.iam.RolePolicy(`${name}-execution-logs`, {
       role: executionRole.id,

@@ -45,6 +45,6 @@ export class EnvVault extends pulumi.ComponentResource {
         ],
       }),
     }, { parent: this });
-    this.registerOutputs({ keyArn: this.key.arn, prefix: this.prefix, policyArn: this.policy.arn });
+    this.registerOutputs({ key: this.key.arn, prefix: this.prefix, policy: this.policy.arn });
   }
 }

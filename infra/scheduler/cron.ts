@@ -17,7 +17,7 @@ export function parseCron(expression: string): DailyOrWeekly {
   const minute = Number(m[1]);
   const hour = Number(m[2]);
   if (minute > 59 || hour > 23) throw new Error(`schedule "${expression}": minute or hour out of range`);
-  const day = m[4]!;
+  const day = m[4] ?? '?';
   if (day === '?' || day === '*') return { minute, hour };
   const weekday = DAYS.indexOf(day);
   if (weekday < 0) throw new Error(`schedule "${expression}": unknown day ${day}`);

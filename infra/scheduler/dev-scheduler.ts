@@ -18,9 +18,9 @@ for (const job of jobs) nextRun(job.cron, new Date()); // refuse a bad expressio
 const log = (fields: Record<string, unknown>) => process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), ...fields })}\n`);
 
 function run(job: RunbookJob): Promise<number> {
-  const [file, ...args] = [...(job.entryPoint ?? ['npx', 'tsx']), ...job.command];
+  const [file = 'npx', ...args] = [...(job.entryPoint ?? ['npx', 'tsx']), ...job.command];
   return new Promise((resolve) => {
-    const child = spawn(file!, args, { stdio: 'inherit' });
+    const child = spawn(file, args, { stdio: 'inherit' });
     child.on('error', () => resolve(127));
     child.on('close', (code) => resolve(code ?? 1));
   });

@@ -21,6 +21,8 @@ export const SCRATCH_DATABASE = 'tickvault_drill';
 export function awsStack(config: TickvaultConfig): StackOutputs {
   if (!config.aws) throw new InfraConfigError('tickvault:aws: required when target is aws');
   const a = config.aws;
+  const [subnetId] = a.subnetIds; // zod guarantees two
+  if (subnetId === undefined) throw new InfraConfigError('tickvault:aws.subnetIds: needs two private subnets');
   const env = config.stack;
   // Tags once: the provider's defaultTags reach every taggable AWS resource.
   const provider = new aws.Provider('aws', { region: a.region as aws.Region, defaultTags: { tags: config.tags } });
@@ -42,7 +44,7 @@ export function awsStack(config: TickvaultConfig): StackOutputs {
   const qdrantKey = generatedPassword('qdrant-api-key-generated', 48);
   const qdrantKeySecret = secret('qdrant-api-key', 'Qdrant API key (QDRANT__SERVICE__API_KEY / QDRANT_API_KEY)', qdrantKey.result);
   const vectors = new VectorStore('qdrant', {
-    vpcId: a.vpcId, subnetId: a.subnetIds[0]!, amiId: a.amiId, instanceType: a.qdrant.instanceType, volumeGiB: a.qdrant.volumeGiB, image: a.qdrant.image,
+    vpcId: a.vpcId, subnetId, amiId: a.amiId, instanceType: a.qdrant.instanceType, volumeGiB: a.qdrant.volumeGiB, image: a.qdrant.image,
     allowedCidrs: a.allowedCidrs, region: a.region, apiKeySecretArn: qdrantKeySecret.arn,
   }, opts);
 
@@ -58,7 +60,7 @@ export function awsStack(config: TickvaultConfig): StackOutputs {
     const password = generatedPassword('db-superuser-password', 32);
     const superuser = secret('db-superuser', 'PostgreSQL superuser password (read by the host at boot)', password.result);
     database = new TimescaleDb('timescale', {
-      mode: 'ec2', vpcId: a.vpcId, subnetId: a.subnetIds[0]!, amiId: a.amiId, instanceType: d.instanceType, volumeGiB: d.volumeGiB, image: d.image,
+      mode: 'ec2', vpcId: a.vpcId, subnetId, amiId: a.amiId, instanceType: d.instanceType, volumeGiB: d.volumeGiB, image: d.image,
       allowedCidrs: a.allowedCidrs, region: a.region, backupBucket: backups.bucket.bucket, backupBucketArn: backups.bucket.arn, kmsKeyArn: backups.kmsKeyArn,
       superuserSecretArn: superuser.arn, retentionFullDays: config.backups.postgres.retentionDays,
     }, opts);
