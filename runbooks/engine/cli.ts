@@ -5,6 +5,7 @@ import { messageOf, UsageError, type ExitCode } from './errors';
 import { Masker } from './mask';
 import { Run } from './run';
 import { didYouMean } from './suggest';
+import { describeTarget, isTargetSetting, type SettingOrigin } from './where';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
@@ -98,6 +99,8 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
+  // A closed pipe (`… | head`) must not crash the run half-way; the output is simply dropped.
+  for (const stream of [stdout, stderr]) if (!stream.listenerCount('error')) stream.on('error', ignoreBrokenPipe);
   const help = usageFor(spec.runbook, `${spec.usage.trim()}\n${COMMON_HELP}\n`);
   let parsed: { values: FlagValues; positionals: string[] };
   try {
@@ -139,6 +142,16 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
   });
   (await import('./shell')).routeZxLog(run);
 
+  // Where it acts: every target the run resolves, once, before it is used.
+  const announced = new Set<string>();
+  const announce = (setting: string, value: string, origin: SettingOrigin) => {
+    if (announced.has(value)) return;
+    announced.add(value);
+    run.emit('target', undefined, { setting, origin, where: describeTarget(value) });
+  };
+  for (const [name, value] of Object.entries(values)) if (typeof value === 'string' && isTargetSetting(name)) announce(`--${name}`, value, 'flag');
+  settings.onTarget = announce;
+
   try {
     const args = spec.commands ? positionals.slice(1) : positionals;
     const result = (await spec.main({ run, command, flags: values, args, settings })) ?? {};
@@ -146,6 +159,10 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
   } catch (error) {
     return setExit(await run.finish({ error }));
   }
+}
+
+function ignoreBrokenPipe(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPIPE') throw error;
 }
 
 /** Under the `tickvault` command, usage shows its spelling instead of the per-file entry point's. */

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { root } from '../helpers/runbook';
 
 const bin = path.join(root, 'bin', 'tickvault.js');
@@ -71,5 +71,36 @@ describe('the tickvault command', () => {
     expect(out.code).toBe(0);
     expect(out.stdout).toMatch(/^#compdef tickvault/);
     expect(tickvault('completion', 'fish').code).toBe(2);
+  });
+});
+
+describe('where it acts', () => {
+  const stack = inject('stack');
+  const run = (args: string[], env: Record<string, string> = {}) => {
+    const out = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8', env: { ...process.env, TICKVAULT_HOME: stack.home, ...env } });
+    return { code: out.status, events: ndjson(out.stdout), stderr: out.stderr };
+  };
+  const password = new URL(stack.postgresUrl).password;
+  const { hostname, port } = new URL(stack.postgresUrl);
+
+  it('announces each target with host, port, database and origin, never the password', () => {
+    const fromFile = run(['backup', 'list', '--json']);
+    expect(fromFile.code).toBe(0);
+    const repo = fromFile.events.find((e) => e.event === 'target' && e.setting === 'BACKUP_REPO');
+    expect(repo).toMatchObject({ origin: 'local-stack', where: expect.stringMatching(/^s3 bucket /) });
+
+    const viaEnv = run(['validate', '--dry-run', '--json'], { DATABASE_URL: stack.postgresUrl });
+    const db = viaEnv.events.find((e) => e.event === 'target' && e.setting === 'DATABASE_URL');
+    expect(db).toMatchObject({ origin: 'env', where: `postgres ${hostname}:${port} db tickvault as tickvault` });
+    const start = viaEnv.events.find((e) => e.event === 'start')!;
+    expect(start.operator).toEqual(expect.any(String));
+    expect(start.argv).toEqual(['--dry-run', '--json']);
+    expect(JSON.stringify(viaEnv.events)).not.toContain(password);
+  });
+
+  it('prints the targets on the terminal too, masked', () => {
+    const out = spawnSync(process.execPath, [bin, 'verify', '--source-url', stack.postgresUrl, '--table', 'public.no_such_table'], { cwd: root, encoding: 'utf8', env: { ...process.env, TICKVAULT_HOME: stack.home } });
+    expect(out.stderr).toMatch(new RegExp(`→ --source-url +postgres ${hostname}:${port} db tickvault as tickvault +from a flag`));
+    expect(out.stderr).not.toContain(password);
   });
 });
