@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -102,5 +103,19 @@ describe('where it acts', () => {
     const out = spawnSync(process.execPath, [bin, 'verify', '--source-url', stack.postgresUrl, '--table', 'public.no_such_table'], { cwd: root, encoding: 'utf8', env: { ...process.env, TICKVAULT_HOME: stack.home } });
     expect(out.stderr).toMatch(new RegExp(`→ --source-url +postgres ${hostname}:${port} db tickvault as tickvault +from a flag`));
     expect(out.stderr).not.toContain(password);
+  });
+});
+
+describe('drill --dry-run', () => {
+  it('prints the plan of every step and starts nothing', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-drill-plan-'));
+    const out = spawnSync(process.execPath, [bin, 'drill', '--dry-run', '--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, TICKVAULT_HOME: home } });
+    expect(out.status).toBe(0);
+    const events = ndjson(out.stdout);
+    const planned = events.filter((e) => e.event === 'plan').map((e) => e.step);
+    expect(planned).toHaveLength(9);
+    expect(planned.filter((s) => String(s).startsWith('disaster '))).toHaveLength(4);
+    expect(fs.existsSync(path.join(home, 'drill'))).toBe(false);
+    fs.rmSync(home, { recursive: true, force: true });
   });
 });
