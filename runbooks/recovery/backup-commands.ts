@@ -61,8 +61,12 @@ export async function backupCommand(ctx: CliContext): Promise<CommandResult> {
     return await dispatch(ctx);
   } finally {
     // After every run that can change freshness, failed ones included (TICKVAULT_METRICS; see freshness-metric.ts).
-    if (ctx.command !== 'list' && !ctx.run.dryRun && ctx.settings.get('BACKUP_REPO', stringFlag(ctx.flags, 'repo'))) {
-      await publishFreshness(ctx.run, ctx.settings, recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo')));
+    if (ctx.command !== 'list' && !ctx.run.dryRun && ctx.settings.get('TICKVAULT_METRICS')) {
+      try {
+        await publishFreshness(ctx.run, ctx.settings, recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo')));
+      } catch (error) {
+        ctx.run.warn(`backup freshness not published: ${(error as Error).message}`);
+      }
     }
   }
 }
