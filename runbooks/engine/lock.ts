@@ -44,7 +44,7 @@ const leaseMs = (): number => Number(process.env.TICKVAULT_LOCK_LEASE_MS ?? 300_
  * drops it when the process dies, so a killed run never wedges the guard,
  * and two runs can never both judge the same stale record and both win.
  */
-async function withGuard<T>(file: string, fn: () => T): Promise<T> {
+async function withGuard<T>(file: string, fn: () => T | Promise<T>): Promise<T> {
   const child = spawn('flock', ['--exclusive', '--wait', '30', file, '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -59,7 +59,7 @@ async function withGuard<T>(file: string, fn: () => T): Promise<T> {
     child.once('close', (code) => reject(new Error(`could not take the lock guard ${file} (flock exit ${code}): ${err.trim()}`)));
   });
   try {
-    return fn();
+    return await fn();
   } finally {
     child.stdin.end();
     await exited;
@@ -127,4 +127,15 @@ export async function acquireFileLock(runbook: string, target: string, runId: st
       });
     },
   };
+}
+
+/**
+ * Run fn while holding a kernel lock named `name` on this machine, waiting
+ * (up to 30 s) for another holder: for short critical sections that must
+ * queue rather than refuse (two env snapshots of one service).
+ */
+export async function withKernelLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const dir = `${lockDir()}-guards`;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return withGuard(path.join(dir, `${crypto.createHash('sha256').update(name).digest('hex').slice(0, 24)}.critical`), fn);
 }

@@ -38,6 +38,12 @@ function readKeyFile(file: string): Buffer {
   return key;
 }
 
+/** A repository key from its file (also what tests use to play an insider who holds the key). */
+export function fileRepositoryKey(file: string): RepositoryKey {
+  const key = readKeyFile(file);
+  return { id: `local:${crypto.createHash('sha256').update(key).digest('hex').slice(0, 16)}`, key };
+}
+
 async function loadFileKey(create: boolean): Promise<RepositoryKey> {
   const file = keyFileDefault();
   if (!fs.existsSync(file)) {
@@ -51,8 +57,7 @@ async function loadFileKey(create: boolean): Promise<RepositoryKey> {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error; // a concurrent run made it first
     }
   }
-  const key = readKeyFile(file);
-  return { id: `local:${crypto.createHash('sha256').update(key).digest('hex').slice(0, 16)}`, key };
+  return fileRepositoryKey(file);
 }
 
 async function loadKmsKey(keyId: string, create: boolean): Promise<RepositoryKey> {
