@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { messageOf, VerificationError } from '../engine/errors';
+import { ConfigError, messageOf, VerificationError } from '../engine/errors';
 import { withKernelLock } from '../engine/lock';
 import type { Masker } from '../engine/mask';
 import { stateRoot } from '../engine/paths';
@@ -15,6 +15,8 @@ export interface CheckedVersion {
   number: number;
   /** Why this version cannot be trusted; undefined when it verified. */
   problem?: string;
+  /** The key in use is not the one it was sealed with (exit 2), rather than damage (exit 3). */
+  wrongKey?: boolean;
 }
 
 export interface ServiceState {
@@ -67,6 +69,7 @@ export async function checkService(store: VaultStore, keys: KeyProvider, service
     try {
       await openVersion(keys, c.version, masker);
     } catch (error) {
+      if (error instanceof ConfigError) c.wrongKey = true;
       bad(c, messageOf(error));
     }
   }

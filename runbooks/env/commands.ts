@@ -52,6 +52,7 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
     const infos = versions.map((v) => ({ ...versionInfo(v.version, v.number), ok: !v.problem, ...(v.problem ? { problem: v.problem } : {}) }));
     for (const v of infos) run.info(`${String(v.number).padStart(3)}  ${v.createdAt.slice(0, 19)}  ${v.createdBy.padEnd(22)} ${String(v.keys).padStart(3)} keys  ${v.kind === 'restore' ? `restore of ${v.restoredFrom}` : v.source}  ${v.message}${v.ok ? '' : `  REFUSED: ${v.problem}`}`);
     run.report({ service, versions: infos, problems: state.problems });
+    if (versions.length && versions.every((v) => v.wrongKey)) throw new ConfigError(`no version of ${service} opens with the key in use: ${versions[0]!.problem}`);
     if (state.problems.length) throw new VerificationError(`${state.problems.length} problem(s) in the versions of ${service}: ${state.problems.map((p) => `${p.name}: ${p.problem}`).join('; ')}`);
     return { figures: { service, versions: infos, problems: [] } };
   }

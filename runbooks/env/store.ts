@@ -212,11 +212,12 @@ export function versionInfo(version: SealedVersion, number: number): VersionInfo
 }
 
 /** "3", "latest", or a version id; a version that failed its checks is refused (exit 3) by name. */
-export function pickVersion<T extends { version: SealedVersion; number: number; problem?: string }>(versions: T[], ref: string | undefined): T {
+export function pickVersion<T extends { version: SealedVersion; number: number; problem?: string; wrongKey?: boolean }>(versions: T[], ref: string | undefined): T {
   if (!ref) throw new UsageError('--version is required (a number from "env.ts list", an id, or latest)');
   if (versions.length === 0) throw new UsageError('this service has no versions yet; take one with "env.ts snapshot"');
   const found = ref === 'latest' ? versions.filter((v) => !v.problem).at(-1) : /^\d+$/.test(ref) ? versions[Number(ref) - 1] : versions.find((v) => v.version.id === ref);
   if (!found) throw new UsageError(`no ${ref === 'latest' ? 'intact' : ''} version "${ref}" (there are ${versions.length})`);
+  if (found.problem && found.wrongKey) throw new ConfigError(found.problem, { hint: 'set TICKVAULT_ENV_KEY_FILE (or TICKVAULT_KMS_KEY_ID) to the key it was sealed with' });
   if (found.problem) throw new VerificationError(`version ${found.number} (${found.version.id}) is refused: ${found.problem}`);
   return found;
 }

@@ -179,7 +179,7 @@ describe('manifests and repository files are untrusted input', () => {
 describe('a hostile backup id never reaches SQL', () => {
   it('restore --latest skips a manifest whose id carries SQL, and no role appears', async () => {
     const db = await createDatabase(stack.postgresUrl, 'hostile');
-    await query(db, 'CREATE TABLE t (id int primary key, v text); INSERT INTO t SELECT g, md5(g::text) FROM generate_series(1, 200) g');
+    await query(db, 'CREATE TABLE t (id int primary key, v text, at timestamptz NOT NULL DEFAULT now()); INSERT INTO t (id, v) SELECT g, md5(g::text) FROM generate_series(1, 200) g');
     const pgEnv = { ...env, DATABASE_URL: db };
     const made = await runRunbook('backup', ['postgres', '--json'], { env: pgEnv });
     expect(made.code, made.stdout).toBe(0);
