@@ -47,6 +47,12 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   const state = await run.step('read and verify every version', () => checkService(vault.store, keys, service, run.masker), { readOnly: true });
   reportProblems(run, service, state);
   const versions = state.versions;
+  /** A version by ref; one found damaged or misplaced in storage is refused by name (exit 3). */
+  const pick = (ref: string | undefined) => {
+    const stored = state.problems.find((p) => p.name === ref && !versions.some((v) => v.version.id === ref));
+    if (stored) throw new VerificationError(`version ${stored.name} is refused: ${stored.problem}`);
+    return pickVersion(versions, ref);
+  };
 
   if (command === 'list') {
     const infos = versions.map((v) => ({ ...versionInfo(v.version, v.number), ok: !v.problem, ...(v.problem ? { problem: v.problem } : {}) }));
@@ -63,12 +69,12 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
       for (const [, value] of content.entries) run.masker.addEnvValue(value);
       return { label: ref, entries: content.entries };
     }
-    const { version, number } = pickVersion(versions, ref);
+    const { version, number } = pick(ref);
     return { label: `version ${number}`, entries: (await openVersion(keys, version, run.masker)).entries };
   };
 
   if (command === 'show') {
-    const { version, number } = pickVersion(versions, stringFlag(flags, 'version'));
+    const { version, number } = pick(stringFlag(flags, 'version'));
     const opened = await run.step('open and check version', () => openVersion(keys, version, run.masker), { readOnly: true });
     const info = versionInfo(version, number);
     run.info(`version ${number} (${version.id}) by ${version.createdBy} at ${version.createdAt}: ${version.message || '(no message)'}`);
@@ -89,7 +95,7 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   }
 
   if (command === 'export') {
-    const { version, number } = pickVersion(versions, stringFlag(flags, 'version'));
+    const { version, number } = pick(stringFlag(flags, 'version'));
     const format = (stringFlag(flags, 'format') ?? 'dotenv') as 'dotenv' | 'json' | 'shell';
     if (!['dotenv', 'json', 'shell'].includes(format)) throw new UsageError('--format must be dotenv, json or shell');
     const out = stringFlag(flags, 'out');
@@ -104,7 +110,7 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   }
 
   // restore
-  const { version, number } = pickVersion(versions, stringFlag(flags, 'version'));
+  const { version, number } = pick(stringFlag(flags, 'version'));
   const to = parseLocation(stringFlag(flags, 'to') ?? '');
   const snapshot = await run.step('open and check version', () => openVersion(keys, version, run.masker), { readOnly: true });
   const current: EnvContent = await run.step(`read ${to.label}`, async () => {
@@ -133,6 +139,11 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
     confirm: { action: `restore ${diff.added.length + diff.removed.length + diff.changed.length} change(s) from version ${number} to ${to.label}`, target: service },
   });
   if (run.dryRun) return { figures: { changed: false } };
+  if (state.headProblem) {
+    // Appending would move HEAD past the damage and hide it: the restore stands, unrecorded.
+    run.warn(`the restore was not recorded as a new version: ${state.headProblem}`);
+    return { figures: { changed: true, exact: Boolean(exact), recordedId: null } };
+  }
   const recorded = await run.step('record the restore as a new version', async () => {
     const after = await readLocation(to);
     return appendVersion(vault.store, keys, { service, content: after, source: to.label, message: `restore of version ${number}`, kind: 'restore', restoredFrom: version.id }, run.masker);
