@@ -148,8 +148,9 @@ export async function rdbRestore(run: Run, opts: RdbRestoreOptions): Promise<Rdb
     const port = await choosePort(undefined);
     const password = decodeURIComponent(new URL(opts.redisUrl).password) || process.env.REDISCLI_AUTH || crypto.randomBytes(12).toString('base64url');
     await run.step('start a new Redis from the RDB', async (step) => {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-      fs.chmodSync(dir, 0o700);
+      // The parent stays traversable for the service user; the server's own data folder is 0700.
+      fs.mkdirSync(path.dirname(dir), { recursive: true });
+      fs.mkdirSync(dir, { mode: 0o700 });
       fs.copyFileSync(rdb, path.join(dir, 'dump.rdb'));
       fs.chmodSync(path.join(dir, 'dump.rdb'), 0o600);
       writeRedisConf({ dir, port, password });
