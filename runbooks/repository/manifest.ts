@@ -158,6 +158,8 @@ export async function scanBackups(repo: Repository, env: string, store?: Store):
   const folders = new Map<string, string[]>();
   for (const key of keys) {
     const parts = key.split('/');
+    // Other trees under the env (a migration's file copies under files/) are not backups.
+    if (!STORES.includes(parts[1] as Store)) continue;
     if (parts.length < 4) {
       scan.problems.push({ key, problem: 'a stray file outside any backup folder' });
       continue;
@@ -167,7 +169,7 @@ export async function scanBackups(repo: Repository, env: string, store?: Store):
   }
   for (const [folder, files] of folders) {
     const [, storeName, id] = folder.split('/') as [string, string, string];
-    if (!STORES.includes(storeName as Store) || !isBackupId(id) || !id.startsWith(`${storeName}-`)) {
+    if (!isBackupId(id) || !id.startsWith(`${storeName}-`)) {
       scan.problems.push({ key: folder, problem: 'not a backup folder name (skipped, never touched)' });
       continue;
     }

@@ -6,8 +6,9 @@ const redact = (url: string): string => url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1*
 /** Connect once, no retries: a wrong URL or password is a config error (exit 2). */
 export async function connectRedis(url: string, label = 'REDIS_URL'): Promise<Redis> {
   // A URL without a password takes it from REDISCLI_AUTH (as redis-cli does), so none needs to be on a command line.
-  const fromEnv = !new URL(url).password && process.env.REDISCLI_AUTH ? { password: process.env.REDISCLI_AUTH } : {};
-  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true, ...fromEnv });
+  const withAuth = new URL(url);
+  if (!withAuth.password && process.env.REDISCLI_AUTH) withAuth.password = encodeURIComponent(process.env.REDISCLI_AUTH);
+  const redis = new Redis(withAuth.toString(), { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
