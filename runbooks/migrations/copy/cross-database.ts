@@ -125,9 +125,11 @@ async function copyBatches(opts: CopyOptions, info: TableInfo, key: string, spli
       throw error;
     }
   };
-  await runPool(pending, { workers: opts.jobs, open, ...pgWorker((w: Worker) => [w.s, w.t]) }, async (batch, { s, t }) => {
+  await runPool(pending, { workers: opts.jobs, open, ...pgWorker((w: Worker) => [w.s, w.t]) }, async (batch, { s, t }, signal) => {
     const started = Date.now();
     await inTransaction(t!, async () => {
+      // A sibling failed while BEGIN ran: start nothing (the pool only cancels queries already running).
+      signal.throwIfAborted();
       const into = t!.query(copyFrom(`COPY ${qualify(opts.target)} (${columns}) FROM STDIN (FORMAT ${format})`));
       const out = s!.query(copyTo(`COPY (SELECT ${columns} FROM ${info.from} WHERE ${batchPredicate(split, batch, (v) => s!.escapeLiteral(v))}) TO STDOUT (FORMAT ${format})`));
       await pipeline(out, into);
