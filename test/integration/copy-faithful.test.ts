@@ -69,7 +69,8 @@ describe('copy-table copies a faithful table', () => {
     expect(missing).toHaveLength(2);
     expect(missing.find((s) => s.includes('FOREIGN KEY'))).toContain('REFERENCES other."Customers"(id)');
     expect(missing.find((s) => s.startsWith('CREATE TRIGGER'))).toContain('other.touch()');
-    expect(result.notCarried.map((n) => n.kind).sort()).toEqual(['foreign key', 'trigger']);
+    expect(result.notCarried.map((n) => n.kind).sort()).toEqual(['foreign key', 'grants', 'owner', 'trigger']);
+    expect(result.notCarried.find((n) => n.kind === 'owner')!.reason).toContain('Auditor Role');
     expect(result.notCarried.find((n) => n.kind === 'foreign key')!.reason).toContain('other."Customers"');
     expect(result.notCarried.find((n) => n.kind === 'trigger')!.reason).toContain('other.touch()');
     // Carried along the way: enum, domain, composite and the free sequence, created because they were missing.
@@ -103,5 +104,28 @@ describe('copy-table copies a faithful table', () => {
     }
     expect(await query(target, `SELECT nspname FROM pg_namespace WHERE nspname IN ('Odd Schema', 'keepme') ORDER BY 1`)).toEqual([{ nspname: 'keepme' }]);
     expect(await query(target, "SELECT count(*)::int AS n FROM tickvault.copy_splits")).toEqual([{ n: 0 }]);
+  });
+});
+
+describe('objects already on the target', () => {
+  it('are reused, not recreated, and a rollback leaves them', async () => {
+    const reuse = await createDatabase(stack.postgresUrl, 'oddreuse');
+    await query(reuse, `CREATE SCHEMA "Odd Schema"; CREATE TYPE "Odd Schema"."Mood ""q""" AS ENUM ('sad', 'ok', 'hüpfend "x"')`);
+    const copied = await copyAcross({ plan: 'copy-table', sourceUrl: source, targetUrl: reuse, source: TABLE, target: TABLE, jobs: 1, schema: 'faithful' });
+    expect(copied.created).not.toContain('type "Odd Schema"."Mood ""q"""');
+    expect(copied.created).not.toContain('schema "Odd Schema"');
+    expect(await rowHash(reuse, MEMBERS[0]!)).toEqual(await rowHash(source, MEMBERS[0]!));
+    // A second run of the same copy finds everything done and changes nothing.
+    const again = await copyAcross({ plan: 'copy-table', sourceUrl: source, targetUrl: reuse, source: TABLE, target: TABLE, jobs: 1, schema: 'faithful' });
+    expect(again.batchesResumed).toBe(again.batches);
+    expect(await rowHash(reuse, MEMBERS[0]!)).toEqual(await rowHash(source, MEMBERS[0]!));
+    const client = new pg.Client({ connectionString: reuse });
+    await client.connect();
+    try {
+      await rollbackCopy(client, 'copy-table', TABLE);
+    } finally {
+      await client.end();
+    }
+    expect(await query(reuse, `SELECT to_regtype('"Odd Schema"."Mood ""q"""') IS NOT NULL AS kept, to_regclass('"Odd Schema"."Order Items"') IS NULL AS dropped, to_regtype('"Odd Schema"."Pos Price"') IS NULL AS domain_dropped`)).toEqual([{ kept: true, dropped: true, domain_dropped: true }]);
   });
 });
