@@ -129,3 +129,19 @@ describe('objects already on the target', () => {
     expect(await query(reuse, `SELECT to_regtype('"Odd Schema"."Mood ""q"""') IS NOT NULL AS kept, to_regclass('"Odd Schema"."Order Items"') IS NULL AS dropped, to_regtype('"Odd Schema"."Pos Price"') IS NULL AS domain_dropped`)).toEqual([{ kept: true, dropped: true, domain_dropped: true }]);
   });
 });
+
+describe('extensions and inheritance', () => {
+  it('creates the extensions a column type or index needs; copies only the parent of an inheritance tree and lists the children', async () => {
+    const src = await createDatabase(stack.postgresUrl, 'extsrc');
+    const dst = await createDatabase(stack.postgresUrl, 'extdst');
+    await query(src, "CREATE EXTENSION citext; CREATE EXTENSION pg_trgm; CREATE TABLE e (id int PRIMARY KEY, name citext NOT NULL, tags citext[]); CREATE INDEX e_trgm ON e USING gin (name gin_trgm_ops); INSERT INTO e SELECT g, 'N' || g, ARRAY['a', 'B'] FROM generate_series(1, 100) g; CREATE TABLE kid (extra int) INHERITS (e); INSERT INTO kid VALUES (1000, 'kid', NULL, 5)");
+    const copied = await copyAcross({ plan: 'copy-table', sourceUrl: src, targetUrl: dst, source: { schema: 'public', name: 'e' }, target: { schema: 'public', name: 'e' }, jobs: 1, schema: 'faithful' });
+    expect(copied.created).toEqual(expect.arrayContaining(['extension "citext"', 'extension "pg_trgm"']));
+    expect(copied.notCarried).toEqual([expect.objectContaining({ kind: 'inheritance child', name: 'kid' })]);
+    expect(await rowHash(dst, 'e')).toEqual(await rowHash(src, 'ONLY e'));
+    expect(await query(dst, "SELECT indexdef FROM pg_indexes WHERE indexname = 'e_trgm'")).toEqual([{ indexdef: 'CREATE INDEX e_trgm ON public.e USING gin (name gin_trgm_ops)' }]);
+    // A child on its own is refused with the reason (exit 2), before anything is created.
+    await expect(copyAcross({ plan: 'copy-table', sourceUrl: src, targetUrl: dst, source: { schema: 'public', name: 'kid' }, target: { schema: 'public', name: 'kid' }, jobs: 1, schema: 'faithful' })).rejects.toThrow(/inherits from e/);
+    expect(await query(dst, "SELECT to_regclass('public.kid') IS NULL AS absent")).toEqual([{ absent: true }]);
+  });
+});

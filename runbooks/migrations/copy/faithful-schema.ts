@@ -81,7 +81,7 @@ async function members(src: pg.ClientBase, table: TableName): Promise<Member[]> 
 interface Requirement {
   classid: number;
   objid: number;
-  kind: CreatedObject['kind'];
+  kind: CreatedObject['kind'] | 'operator';
   sql: string;
   schema: string;
   extension: string | null;
@@ -106,19 +106,26 @@ async function requirements(src: pg.ClientBase, oids: number[]): Promise<Require
        UNION
        SELECT d.refclassid, d.refobjid FROM walk w JOIN pg_depend d ON d.classid = w.classid AND d.objid = w.objid
         WHERE d.refobjid >= 16384 AND d.deptype IN ('n', 'a', 'i')
-          AND (d.refclassid IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_collation'::regclass)
+          AND (d.refclassid IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_collation'::regclass, 'pg_opclass'::regclass, 'pg_opfamily'::regclass, 'pg_operator'::regclass)
                OR (d.refclassid = 'pg_class'::regclass AND (SELECT relkind FROM pg_class WHERE oid = d.refobjid) IN ('S', 'c')))
      )
      SELECT w.classid::int AS classid, w.objid::int AS objid,
             CASE WHEN w.classid = 'pg_type'::regclass THEN (CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END)
                  WHEN w.classid = 'pg_proc'::regclass THEN 'function'
                  WHEN w.classid = 'pg_collation'::regclass THEN 'collation'
+                 WHEN w.classid IN ('pg_opclass'::regclass, 'pg_opfamily'::regclass, 'pg_operator'::regclass) THEN 'operator'
                  ELSE 'sequence' END AS kind,
             CASE WHEN w.classid = 'pg_type'::regclass THEN format('%I.%I', tn.nspname, t.typname)
                  WHEN w.classid = 'pg_proc'::regclass THEN format('%I.%I(%s)', pn.nspname, p.proname, pg_get_function_identity_arguments(p.oid))
                  WHEN w.classid = 'pg_collation'::regclass THEN format('%I.%I', coln.nspname, col.collname)
+                 WHEN w.classid = 'pg_opclass'::regclass THEN (SELECT format('operator class %I.%I', n.nspname, o.opcname) FROM pg_opclass o JOIN pg_namespace n ON n.oid = o.opcnamespace WHERE o.oid = w.objid)
+                 WHEN w.classid = 'pg_opfamily'::regclass THEN (SELECT format('operator family %I.%I', n.nspname, o.opfname) FROM pg_opfamily o JOIN pg_namespace n ON n.oid = o.opfnamespace WHERE o.oid = w.objid)
+                 WHEN w.classid = 'pg_operator'::regclass THEN (SELECT format('operator %s', w.objid::regoperator) FROM pg_operator o WHERE o.oid = w.objid)
                  ELSE format('%I.%I', cn.nspname, c.relname) END AS sql,
-            coalesce(tn.nspname, pn.nspname, coln.nspname, cn.nspname) AS schema,
+            coalesce(tn.nspname, pn.nspname, coln.nspname, cn.nspname,
+                     (SELECT n.nspname FROM pg_opclass o JOIN pg_namespace n ON n.oid = o.opcnamespace WHERE w.classid = 'pg_opclass'::regclass AND o.oid = w.objid),
+                     (SELECT n.nspname FROM pg_opfamily o JOIN pg_namespace n ON n.oid = o.opfnamespace WHERE w.classid = 'pg_opfamily'::regclass AND o.oid = w.objid),
+                     (SELECT n.nspname FROM pg_operator o JOIN pg_namespace n ON n.oid = o.oprnamespace WHERE w.classid = 'pg_operator'::regclass AND o.oid = w.objid)) AS schema,
             (SELECT e.extname FROM pg_depend ed JOIN pg_extension e ON e.oid = ed.refobjid
               WHERE ed.classid = w.classid AND ed.objid = w.objid AND ed.deptype = 'e' LIMIT 1) AS extension,
             CASE WHEN w.classid <> 'pg_type'::regclass THEN NULL
@@ -130,7 +137,7 @@ async function requirements(src: pg.ClientBase, oids: number[]): Promise<Require
        LEFT JOIN pg_proc p ON w.classid = 'pg_proc'::regclass AND p.oid = w.objid LEFT JOIN pg_namespace pn ON pn.oid = p.pronamespace
        LEFT JOIN pg_collation col ON w.classid = 'pg_collation'::regclass AND col.oid = w.objid LEFT JOIN pg_namespace coln ON coln.oid = col.collnamespace
        LEFT JOIN pg_class c ON w.classid = 'pg_class'::regclass AND c.oid = w.objid LEFT JOIN pg_namespace cn ON cn.oid = c.relnamespace
-      WHERE w.objid >= 16384 AND w.classid IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_collation'::regclass, 'pg_class'::regclass)
+      WHERE w.objid >= 16384 AND w.classid IN ('pg_type'::regclass, 'pg_proc'::regclass, 'pg_collation'::regclass, 'pg_class'::regclass, 'pg_opclass'::regclass, 'pg_opfamily'::regclass, 'pg_operator'::regclass)
         AND NOT (w.classid = 'pg_class'::regclass AND (c.relkind IS DISTINCT FROM 'S' OR w.objid = ANY($1::oid[])))
         -- sequences owned by a member come with the member's own dump
         AND NOT (w.classid = 'pg_class'::regclass AND EXISTS (SELECT 1 FROM pg_depend od WHERE od.classid = 'pg_class'::regclass AND od.objid = w.objid AND od.refobjid = ANY($1::oid[]) AND od.deptype IN ('a', 'i')))
@@ -140,9 +147,23 @@ async function requirements(src: pg.ClientBase, oids: number[]): Promise<Require
   return rows;
 }
 
+/**
+ * Does a to_reg*() lookup find the object? PostgreSQL 15's to_regtype and
+ * to_regprocedure still raise "does not exist" when a name inside the text
+ * (a schema, an argument type) is missing: that also means "not there".
+ */
+export async function found(client: pg.ClientBase, lookup: 'to_regtype' | 'to_regprocedure' | 'to_regcollation' | 'to_regclass' | 'to_regnamespace', text: string): Promise<boolean> {
+  try {
+    return Boolean((await client.query(`SELECT ${lookup}($1) IS NOT NULL AS ok`, [text])).rows[0]?.ok);
+  } catch (error) {
+    if ((error as { code?: string }).code === '42704' || (error as { code?: string }).code === '3F000') return false;
+    throw error;
+  }
+}
+
 async function existsOnTarget(tgt: pg.ClientBase, req: Requirement): Promise<boolean> {
-  const fn = { type: 'to_regtype', domain: 'to_regtype', function: 'to_regprocedure', collation: 'to_regcollation', sequence: 'to_regclass' }[req.kind as 'type'];
-  return Boolean((await tgt.query(`SELECT ${fn}($1) IS NOT NULL AS ok`, [req.sql])).rows[0]?.ok);
+  const lookup = ({ type: 'to_regtype', domain: 'to_regtype', function: 'to_regprocedure', collation: 'to_regcollation', sequence: 'to_regclass' } as const)[req.kind as 'type'];
+  return found(tgt, lookup, req.sql);
 }
 
 /** pg_dump --schema-only into a temporary custom-format file. */
@@ -186,13 +207,13 @@ async function optionalBlocker(src: pg.ClientBase, tgt: pg.ClientBase, entry: To
     );
     const fk = rows[0]!;
     if (memberOids.includes(fk.refoid)) return { name: fk.name };
-    const there = (await tgt.query('SELECT to_regclass($1) IS NOT NULL AS ok', [fk.ref])).rows[0]?.ok;
+    const there = await found(tgt, 'to_regclass', fk.ref);
     return { name: fk.name, ...(there ? {} : { reason: `references ${fk.ref}, which is not on the target (it was not copied)` }) };
   }
   if (entry.desc === 'TRIGGER') {
     const { rows } = await src.query<{ name: string; fn: string }>("SELECT format('%s: %s', tgrelid::regclass, tgname) AS name, format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)) AS fn FROM pg_trigger g JOIN pg_proc p ON p.oid = g.tgfoid JOIN pg_namespace n ON n.oid = p.pronamespace WHERE g.oid = $1", [entry.oid]);
     const trigger = rows[0]!;
-    const there = (await tgt.query('SELECT to_regprocedure($1) IS NOT NULL AS ok', [trigger.fn])).rows[0]?.ok;
+    const there = await found(tgt, 'to_regprocedure', trigger.fn);
     return { name: trigger.name, ...(there ? {} : { reason: `calls ${trigger.fn}, which does not exist on the target` }) };
   }
   const { rows } = await src.query<{ name: string; roles: string[] }>("SELECT format('%s: %s', polrelid::regclass, polname) AS name, array(SELECT rolname FROM pg_roles WHERE oid = ANY(polroles)) AS roles FROM pg_policy WHERE oid = $1", [entry.oid]);
@@ -227,9 +248,14 @@ export async function planFaithfulSchema(src: pg.ClientBase, tgt: pg.ClientBase,
     const needed: Requirement[] = [];
     const extensions = new Map<string, string>();
     for (const req of await requirements(src, memberOids)) {
+      // An extension's objects come with the extension (wherever the target keeps it).
+      if (req.extension) {
+        if (!(await tgt.query('SELECT 1 FROM pg_extension WHERE extname = $1', [req.extension])).rowCount) extensions.set(req.extension, req.schema);
+        continue;
+      }
+      if (req.kind === 'operator') throw new ConfigError(`${tableLabel(table)} depends on ${req.sql}, which copy-table does not carry; create it on the target first`);
       if (await existsOnTarget(tgt, req)) continue;
-      if (req.extension) extensions.set(req.extension, req.schema);
-      else if (req.skip) {
+      if (req.skip) {
         if (req.skip === 'rowtype') throw new ConfigError(`${tableLabel(table)} depends on ${req.sql}, a row type of another table that is not on the target; copy that table first`);
       } else needed.push(req);
     }
@@ -256,7 +282,7 @@ export async function planFaithfulSchema(src: pg.ClientBase, tgt: pg.ClientBase,
       const wanted = toc.filter((e) => needed.some((r) => r.classid === e.tableoid && r.objid === e.oid));
       for (const r of needed) {
         if (!wanted.some((e) => e.tableoid === r.classid && e.oid === r.objid)) throw new ConfigError(`${tableLabel(table)} depends on ${r.kind} ${r.sql}, which pg_dump does not dump on its own; create it on the target first`);
-        created.push({ kind: r.kind, sql: r.sql });
+        created.push({ kind: r.kind as CreatedObject["kind"], sql: r.sql });
         if (r.kind === 'sequence') sequences.push(r.sql);
       }
       pre.push(await restoreScript(whole, wanted, 'pre-data'));
@@ -306,16 +332,9 @@ export async function dropCreated(tgt: pg.ClientBase, created: CreatedObject[]):
   const dropped: string[] = [];
   const kept: NotCarried[] = [];
   for (const obj of [...created].reverse()) {
-    const exists = await tgt.query(
-      obj.kind === 'table' || obj.kind === 'sequence' ? 'SELECT to_regclass($1) IS NOT NULL AS ok'
-        : obj.kind === 'function' ? 'SELECT to_regprocedure($1) IS NOT NULL AS ok'
-        : obj.kind === 'type' || obj.kind === 'domain' ? 'SELECT to_regtype($1) IS NOT NULL AS ok'
-        : obj.kind === 'collation' ? 'SELECT to_regcollation($1) IS NOT NULL AS ok'
-        : obj.kind === 'schema' ? 'SELECT to_regnamespace($1) IS NOT NULL AS ok'
-        : 'SELECT EXISTS (SELECT 1 FROM pg_extension WHERE quote_ident(extname) = $1) AS ok',
-      [obj.sql],
-    );
-    if (!exists.rows[0]?.ok) continue;
+    const lookup = ({ table: 'to_regclass', sequence: 'to_regclass', function: 'to_regprocedure', type: 'to_regtype', domain: 'to_regtype', collation: 'to_regcollation', schema: 'to_regnamespace' } as const)[obj.kind as 'table'];
+    const exists = lookup ? await found(tgt, lookup, obj.sql) : Boolean((await tgt.query('SELECT EXISTS (SELECT 1 FROM pg_extension WHERE quote_ident(extname) = $1) AS ok', [obj.sql])).rows[0]?.ok);
+    if (!exists) continue;
     // Inside a caller's transaction a failed DROP must not abort it: guard with a savepoint there.
     const inTransaction = await tgt.query('SAVEPOINT tv_drop').then(() => true, () => false);
     try {
