@@ -145,3 +145,22 @@ describe('extensions and inheritance', () => {
     expect(await query(dst, "SELECT to_regclass('public.kid') IS NULL AS absent")).toEqual([{ absent: true }]);
   });
 });
+
+describe('built-in types', () => {
+  it('every kind of built-in column copies to an equal name-keyed hash, including types with no binary form', async () => {
+    const src = await createDatabase(stack.postgresUrl, 'typesrc');
+    const dst = await createDatabase(stack.postgresUrl, 'typedst');
+    await query(src, `CREATE UNLOGGED TABLE "Types ""All""" (
+        id int PRIMARY KEY, dropped_soon int, j json, jb jsonb, x xml, tsv tsvector, tsq tsquery, p point, b box, poly polygon, c circle, l lseg, pa path, li line,
+        bi bit(4), vb varbit, m money, acl aclitem, acls aclitem[], iv interval, r int4range, mr int4multirange, u uuid, ip inet, mac macaddr, f float8, n numeric, ts timestamptz, arr text[][])`);
+    await query(src, 'ALTER TABLE "Types ""All""" DROP COLUMN dropped_soon');
+    await query(src, `INSERT INTO "Types ""All""" SELECT g, '{"a": 1}', '{"b": [1, 2]}', '<a>1</a>', 'fat cat', 'fat & cat', '(1,2)', '((0,0),(1,1))', '((0,0),(1,1),(1,0))', '<(1,1),2>', '[(0,0),(1,1)]', '((0,0),(1,1))', '{1,2,3}',
+        B'1010', B'101', 12.34, 'tickvault=r/tickvault', ARRAY['tickvault=rw/tickvault'::aclitem], '1 day 2 hours', '[1,5)', '{[1,2),[5,9)}', gen_random_uuid(), '10.0.0.1/8', '08:00:2b:01:02:03',
+        CASE WHEN g % 3 = 0 THEN 'NaN'::float8 WHEN g % 3 = 1 THEN -0.0 ELSE 1.0 / 3 END, 1.500, now(), ARRAY[['a','b'],['c','d']] FROM generate_series(1, 50) g`);
+    const copied = await copyAcross({ plan: 'copy-table', sourceUrl: src, targetUrl: dst, source: { schema: 'public', name: 'Types "All"' }, target: { schema: 'public', name: 'Types "All"' }, jobs: 1, schema: 'faithful' });
+    expect(copied.format).toBe('text');
+    expect(copied.notCarried).toEqual([]);
+    expect(await rowHash(dst, '"Types ""All"""')).toEqual(await rowHash(src, '"Types ""All"""'));
+    expect(await query(dst, `SELECT relpersistence FROM pg_class WHERE oid = '"Types ""All"""'::regclass`)).toEqual([{ relpersistence: 'u' }]);
+  });
+});

@@ -6,7 +6,10 @@ export interface ColumnInfo {
   name: string;
   type: string;
   notNull: boolean;
-  /** The type (or its element or base type) is not built in: its binary COPY form names OIDs, so copy as text. */
+  /**
+   * Copy as text: the type (or its element or base type) is not built in, so its
+   * binary form names OIDs, or it has no binary form at all (aclitem).
+   */
   userType: boolean;
 }
 
@@ -32,8 +35,9 @@ export async function describeTable(client: pg.ClientBase, table: TableName, lab
   if (!oid) throw new ConfigError(`${label} has no table ${tableLabel(table)}`);
   const columns = await client.query<ColumnInfo>(
     `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
-            (a.atttypid >= 16384 OR t.typelem >= 16384 OR t.typbasetype >= 16384) AS "userType"
-       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+            (a.atttypid >= 16384 OR t.typelem >= 16384 OR t.typbasetype >= 16384
+             OR t.typsend = 0 OR t.typreceive = 0 OR e.typsend = 0 OR e.typreceive = 0) AS "userType"
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typelem <> 0
       WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
     [oid],
   );
