@@ -21,7 +21,8 @@ const copyArgs = () => ['run', '--plan', 'copy-table', '--all', '--table', 'publ
 beforeAll(async () => {
   source = await createDatabase(stack.postgresUrl, 'resumesrc');
   target = await createDatabase(stack.postgresUrl, 'resumedst');
-  await query(source, "CREATE TABLE resume_items (id bigint PRIMARY KEY, note text NOT NULL); INSERT INTO resume_items SELECT g, 'n' || g FROM generate_series(1, 120000) g; ANALYZE resume_items");
+  await query(source, 'CREATE TABLE resume_parent (id int PRIMARY KEY); INSERT INTO resume_parent VALUES (1)');
+  await query(source, "CREATE TABLE resume_items (id bigint PRIMARY KEY, note text NOT NULL, parent int DEFAULT 1 REFERENCES resume_parent); INSERT INTO resume_items SELECT g, 'n' || g FROM generate_series(1, 120000) g; ANALYZE resume_items");
 });
 
 describe('a resumed copy never re-splits', () => {
@@ -45,6 +46,8 @@ describe('a resumed copy never re-splits', () => {
     expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
     const backfill = resumed.events.find((e) => e.event === 'end' && String(e.step).startsWith('backfill'));
     expect(backfill).toMatchObject({ batchesResumed: 1, splitBy: 'id', batches: 4 });
+    // The summary names what the target did not get: the foreign key to a table that was not copied.
+    expect(resumed.summary!.notCarried).toEqual([{ kind: 'foreign key', name: 'resume_items: resume_items_parent_fkey', reason: 'references public.resume_parent, which is not on the target (it was not copied)' }]);
     expect(await query(target, 'SELECT count(*) - count(DISTINCT id) AS dups FROM resume_items')).toEqual([{ dups: '0' }]);
     expect(await rowHash(target, 'resume_items')).toEqual(await rowHash(source, 'resume_items'));
   });
