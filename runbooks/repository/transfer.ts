@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { VerificationError } from '../engine/errors';
+import { runPool } from '../engine/pool';
 import { HashingStream } from './hashing';
 import { backupPrefix, isBookkeeping, type Manifest, type ManifestFile } from './manifest';
 import type { Repository } from './repository';
@@ -17,17 +18,15 @@ export async function uploadDir(repo: Repository, prefix: string, dir: string, o
   const files: ManifestFile[] = [];
   // Two uploads at a time: enough to overlap I/O without starving pg_dump/pg_restore of CPU.
   const queue = entries.map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
-  const worker = async () => {
-    for (let rel = queue.shift(); rel !== undefined; rel = queue.shift()) {
-      const local = path.join(dir, rel);
-      const key = `${prefix}/${rel}`;
-      const stored = repo.putFile ? await repo.putFile(key, local) : await repo.put(key, fs.createReadStream(local, { highWaterMark: 1 << 20 }));
-      const file = { path: rel, size: stored.size, sha256: stored.sha256 };
-      files.push(file);
-      onFile?.(file);
-    }
-  };
-  await Promise.all([worker(), worker()]);
+  // On the shared pool: the first failure stops new uploads.
+  await runPool(queue, { workers: 2, open: async () => undefined }, async (rel) => {
+    const local = path.join(dir, rel);
+    const key = `${prefix}/${rel}`;
+    const stored = repo.putFile ? await repo.putFile(key, local) : await repo.put(key, fs.createReadStream(local, { highWaterMark: 1 << 20 }));
+    const file = { path: rel, size: stored.size, sha256: stored.sha256 };
+    files.push(file);
+    onFile?.(file);
+  });
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 
@@ -52,7 +51,7 @@ export async function folderProblems(repo: Repository, manifest: Manifest): Prom
 }
 
 /** Stream one stored file through sha256; with dest, into a temp file renamed to dest only when it matches. */
-async function checkFile(repo: Repository, key: string, file: ManifestFile, dest?: string): Promise<FileProblem | undefined> {
+async function checkFile(repo: Repository, key: string, file: ManifestFile, dest?: string, signal?: AbortSignal): Promise<FileProblem | undefined> {
   let source;
   try {
     source = await repo.get(key);
@@ -65,7 +64,7 @@ async function checkFile(repo: Repository, key: string, file: ManifestFile, dest
     if (dest && tmp) {
       await fs.promises.mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
       const handle = await fs.promises.open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
-      await pipeline(source, hasher, handle.createWriteStream());
+      await pipeline(source, hasher, handle.createWriteStream(), { signal });
     } else {
       await pipeline(source, hasher, async function* (chunks) {
         for await (const _ of chunks) {
@@ -116,16 +115,13 @@ export async function downloadVerified(repo: Repository, manifest: Manifest, des
   const targets = manifest.files.map((file) => ({ file, to: destinationOf(dest, file) }));
   const problems: FileProblem[] = await folderProblems(repo, manifest);
   if (problems.length === 0) {
-    const queue = [...targets];
     let done = 0;
-    const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        const problem = await checkFile(repo, `${prefix}/${next.file.path}`, next.file, next.to);
-        if (problem) problems.push(problem);
-        onProgress?.(++done, manifest.files.length);
-      }
-    };
-    await Promise.all([worker(), worker()]);
+    // The shared pool: a failed download stops the others (their streams are destroyed through the signal).
+    await runPool(targets, { workers: 2, open: async () => undefined }, async (next, _w, signal) => {
+      const problem = await checkFile(repo, `${prefix}/${next.file.path}`, next.file, next.to, signal);
+      if (problem) problems.push(problem);
+      onProgress?.(++done, manifest.files.length);
+    });
   }
   if (problems.length) {
     throw new VerificationError(`backup ${manifest.id} failed its checksum check; the target was not touched: ${problems.map((p) => `${p.path} (${p.problem})`).join('; ')}`, { problems });
