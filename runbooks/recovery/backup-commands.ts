@@ -5,12 +5,13 @@ import { LockHeldError, UsageError, VerificationError } from '../engine/errors';
 import { acquireFileLock, type Lock } from '../engine/lock';
 import type { Run } from '../engine/run';
 import { backupIdFlag, backupIdTime } from '../repository/ids';
-import { backupLockKey, isGood, readManifest, recordVerification, scanBackups, STORES, type Manifest, type RepositoryScan, type Store } from '../repository/manifest';
+import { backupLockKey, isGood, listBackups, readManifest, recordVerification, scanBackups, STORES, type Manifest, type RepositoryScan, type Store } from '../repository/manifest';
 import type { Repository } from '../repository/repository';
 import { planPrune, verificationCandidates } from '../repository/retention';
 import { verifyArtifacts } from '../repository/transfer';
 import { pgbackrest, requireConfig } from '../stores/postgres/pgbackrest';
 import { recoveryContext } from './context';
+import { publishFreshness } from './freshness-metric';
 import { postgresIdentity, serviceIdentity } from './target-identity';
 
 const summarise = (m: Manifest) => ({
@@ -43,6 +44,12 @@ async function backupStore(ctx: CliContext, store: Store): Promise<Manifest | un
     throw new UsageError('--kind must be logical or physical');
   }
   if (store === 'redis') {
+    // ElastiCache has no BGSAVE or RDB file to reach: snapshot + export (stores/redis/elasticache.ts).
+    const group = settings.get('ELASTICACHE_REPLICATION_GROUP');
+    if (group) {
+      await run.lock(`redis:elasticache:${group}`);
+      return (await import('../stores/redis/elasticache')).elasticacheBackup(run, { replicationGroupId: group, repo, repoUrl: repo.url, env, region: settings.get('AWS_REGION') });
+    }
     const redisUrl = settings.require('REDIS_URL', stringFlag(flags, 'redis-url'), '--redis-url');
     if (!run.dryRun) await run.lock(await serviceIdentity('redis', redisUrl));
     return (await import('../stores/redis/rdb-backup')).rdbBackup(run, { redisUrl, repo, env });
@@ -54,6 +61,21 @@ async function backupStore(ctx: CliContext, store: Store): Promise<Manifest | un
 }
 
 export async function backupCommand(ctx: CliContext): Promise<CommandResult> {
+  try {
+    return await dispatch(ctx);
+  } finally {
+    // After every run that can change freshness, failed ones included (TICKVAULT_METRICS; see freshness-metric.ts).
+    if (ctx.command !== 'list' && !ctx.run.dryRun && ctx.settings.get('TICKVAULT_METRICS')) {
+      try {
+        await publishFreshness(ctx.run, ctx.settings, recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo')));
+      } catch (error) {
+        ctx.run.warn(`backup freshness not published: ${(error as Error).message}`);
+      }
+    }
+  }
+}
+
+async function dispatch(ctx: CliContext): Promise<CommandResult> {
   const { command } = ctx;
   if (command === 'list') return list(ctx);
   if (command === 'verify') return verify(ctx);
@@ -121,10 +143,10 @@ async function verifyBackup(run: Run, repo: Repository, manifest: Manifest, sett
 }
 
 async function verify({ run, args, flags, settings }: CliContext): Promise<CommandResult> {
-  const id = args[0];
-  if (!id) throw new UsageError('verify needs a backup id (see: backup.ts list)');
-  backupIdFlag(id, 'verify');
+  if (!args[0]) throw new UsageError('verify needs a backup id (see: backup.ts list), or "latest --store s"');
+  if (args[0] !== 'latest') backupIdFlag(args[0], 'verify');
   const { repo, env } = recoveryContext(settings, stringFlag(flags, 'repo'));
+  const id = args[0] === 'latest' ? await latestId(repo, env, stringFlag(flags, 'store')) : args[0];
   const manifest = await run.step('read manifest', () => readManifest(repo, env, id), { readOnly: true });
   const problems = await run.step('re-read every artifact, check sha256 and the folder holds exactly the manifest\'s files', async (step) => {
     const found = await verifyBackup(run, repo, manifest, settings, (d, t) => step.progress(d, t, 'files'));
@@ -134,6 +156,14 @@ async function verify({ run, args, flags, settings }: CliContext): Promise<Comma
   run.report({ id, ok: problems.length === 0, problems });
   if (problems.length) throw new VerificationError(`backup ${id} failed verification: ${problems.join('; ')}`);
   return { figures: { id, files: manifest.files.length } };
+}
+
+/** `verify latest --store s`: the newest backup of that store (what the scheduled verify job checks). */
+async function latestId(repo: Parameters<typeof listBackups>[0], env: string, store: string | undefined): Promise<string> {
+  if (!store || !STORES.includes(store as Store)) throw new UsageError(`verify latest needs --store ${STORES.join('|')}`);
+  const newest = (await listBackups(repo, env, store as Store)).at(-1);
+  if (!newest) throw new VerificationError(`no ${store} backup in the repository to verify`);
+  return newest.manifest.id;
 }
 
 async function prune({ run, flags, settings }: CliContext): Promise<CommandResult> {

@@ -96,6 +96,14 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
   if (toTime) throw new UsageError(`--to-time applies to PostgreSQL only; ${store} restores whole backups`);
   if (store === 'redis') {
     const manifest = await chooseBackup(ctx, 'redis');
+    if (manifest.details.elasticache) {
+      // An ElastiCache export restores into a new replication group (stores/redis/elasticache.ts).
+      const group = settings.get('ELASTICACHE_RESTORE_GROUP');
+      if (!group) throw new UsageError(`backup ${manifest.id} is an ElastiCache export: set ELASTICACHE_RESTORE_GROUP to the id of the new replication group to create`);
+      const result = await (await import('../stores/redis/elasticache')).elasticacheRestore(run, { manifest, targetGroupId: group, region: settings.get('AWS_REGION') });
+      run.report({ backupId: manifest.id, kind: 'elasticache', ...result });
+      return { figures: { backupId: manifest.id, ...result } };
+    }
     const redisUrl = targetFlag ?? settings.require('REDIS_URL', stringFlag(flags, 'redis-url'), '--redis-url');
     if (!run.dryRun) await run.lock(await serviceIdentity('redis', redisUrl));
     const { rdbRestore } = await import('../stores/redis/rdb-restore');
