@@ -3,6 +3,7 @@
  *   npx tsx runbooks/seed.ts [--database-url URL] [--redis-url URL] [--scale N] [--seed S]
  */
 import { Redis } from 'ioredis';
+import { withEnvAuth } from './stores/redis/connect';
 import { numberFlag, runCli, stringFlag } from './engine/cli';
 import { postgresUrl, redisUrl, validated } from './engine/config';
 import { ConfigError, UsageError } from './engine/errors';
@@ -60,7 +61,7 @@ await runCli({
     let redisKeys: number | undefined;
     if (redisFlag) {
       redisKeys = await run.step('redis market snapshots', async (step) => {
-        const redis = new Redis(redisFlag, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+        const redis = new Redis(withEnvAuth(redisFlag), { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
         redis.on('error', () => undefined);
         try {
           await redis.connect().catch((error: Error) => {

@@ -3,12 +3,16 @@ import { ConfigError } from '../../engine/errors';
 
 const redact = (url: string): string => url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
 
-/** Connect once, no retries: a wrong URL or password is a config error (exit 2). */
-export async function connectRedis(url: string, label = 'REDIS_URL'): Promise<Redis> {
-  // A URL without a password takes it from REDISCLI_AUTH (as redis-cli does), so none needs to be on a command line.
+/** A URL without a password gets REDISCLI_AUTH's (as redis-cli does), so none needs to be on a command line. */
+export function withEnvAuth(url: string): string {
   const withAuth = new URL(url);
   if (!withAuth.password && process.env.REDISCLI_AUTH) withAuth.password = encodeURIComponent(process.env.REDISCLI_AUTH);
-  const redis = new Redis(withAuth.toString(), { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true });
+  return withAuth.toString();
+}
+
+/** Connect once, no retries: a wrong URL or password is a config error (exit 2). */
+export async function connectRedis(url: string, label = 'REDIS_URL'): Promise<Redis> {
+  const redis = new Redis(withEnvAuth(url), { lazyConnect: true, connectTimeout: 5000, maxRetriesPerRequest: 1, retryStrategy: () => null, enableOfflineQueue: true });
   redis.on('error', () => undefined);
   try {
     await redis.connect();
