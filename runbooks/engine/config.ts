@@ -86,3 +86,9 @@ export function validated<T>(name: string, schema: z.ZodType<T>, value: unknown)
   }
   return result.data;
 }
+
+/** The backup repository's credentials and endpoint, built one way for every runbook. */
+export function repositoryEnv(settings: Settings): { S3_ENDPOINT?: string; AWS_REGION?: string; AWS_ACCESS_KEY_ID?: string; AWS_SECRET_ACCESS_KEY?: string } {
+  const pick = (name: string) => settings.get(name);
+  return { S3_ENDPOINT: pick('S3_ENDPOINT'), AWS_REGION: pick('AWS_REGION'), AWS_ACCESS_KEY_ID: pick('AWS_ACCESS_KEY_ID'), AWS_SECRET_ACCESS_KEY: pick('AWS_SECRET_ACCESS_KEY') };
+}

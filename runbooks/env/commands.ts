@@ -2,34 +2,19 @@ import fs from 'node:fs';
 import type { CliContext, CommandResult } from '../engine/cli';
 import { stringFlag } from '../engine/cli';
 import { ConfigError, UsageError } from '../engine/errors';
-import { openRepository } from '../repository/repository';
-import { defaultKeyFile, FileKeyProvider, KmsKeyProvider, type KeyProvider } from './keys';
 import { parseLocation, readLocation, renderExport, writeLocation, type EnvContent } from './sources';
-import { pickVersion, RepositoryVaultStore, SsmVaultStore, validService, versionInfo, type VaultStore } from './store';
+import { pickVersion, validService, versionInfo } from './store';
+import { vaultFor, type Vault } from './vault-config';
 import { diffEntries, isEmptyDiff, openVersion, renderDiff, sealVersion } from './vault';
 
-interface Vault {
-  store: VaultStore;
-  keys: () => KeyProvider;
-}
-
-/** TICKVAULT_VAULT (or BACKUP_REPO) for storage; KMS when TICKVAULT_KMS_KEY_ID is set, else a local key file. */
-function vaultFor({ settings, flags }: CliContext, create: boolean): Vault {
-  const location = stringFlag(flags, 'vault') ?? settings.get('TICKVAULT_VAULT') ?? settings.require('BACKUP_REPO', undefined, '--vault');
-  const store = location.startsWith('ssm:')
-    ? new SsmVaultStore(location.slice(4).replace(/\/$/, ''))
-    : new RepositoryVaultStore(
-        openRepository(location, { S3_ENDPOINT: settings.get('S3_ENDPOINT'), AWS_REGION: settings.get('AWS_REGION'), AWS_ACCESS_KEY_ID: settings.get('AWS_ACCESS_KEY_ID'), AWS_SECRET_ACCESS_KEY: settings.get('AWS_SECRET_ACCESS_KEY') }),
-      );
-  const kms = settings.get('TICKVAULT_KMS_KEY_ID');
-  return { store, keys: () => (kms ? new KmsKeyProvider(kms, settings.get('AWS_REGION')) : new FileKeyProvider(defaultKeyFile(), { create })) };
-}
+/** The vault this command works on: env's one configuration builder (shared with migrations). */
+const vaultOf = ({ settings, flags }: CliContext, create: boolean): Vault => vaultFor(settings, { location: stringFlag(flags, 'vault'), create });
 
 export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   const { run, flags, command } = ctx;
   const service = validService(stringFlag(flags, 'service'));
   const reveal = Boolean(flags.reveal);
-  const vault = vaultFor(ctx, command === 'snapshot');
+  const vault = vaultOf(ctx, command === 'snapshot');
 
   if (command === 'snapshot') {
     const from = parseLocation(stringFlag(flags, 'from') ?? '');
