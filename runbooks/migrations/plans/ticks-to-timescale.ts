@@ -16,8 +16,9 @@ type Ctx = PhaseContext<Options>;
 // resumable import; parity checked by segment hashes.
 const TICKS = { schema: 'public', name: 'tick_data' };
 
+/** TimescaleDB can be created on the target: installed and preloaded (CREATE EXTENSION refuses otherwise). */
 async function timescaleOnTarget(ctx: Ctx): Promise<boolean> {
-  const { rows } = await ctx.target.query<{ ok: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS ok");
+  const { rows } = await ctx.target.query<{ ok: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AND current_setting('shared_preload_libraries') ~ '(^|[ ,])timescaledb([ ,]|$)' AS ok");
   return Boolean(rows[0]?.ok);
 }
 
