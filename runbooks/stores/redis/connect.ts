@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { ConfigError } from '../../engine/errors';
-
-const redact = (url: string): string => url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
+import { maskUrl } from '../../engine/mask';
 
 /** Connect once, no retries: a wrong URL or password is a config error (exit 2). */
 export async function connectRedis(url: string, label = 'REDIS_URL'): Promise<Redis> {
@@ -13,8 +12,8 @@ export async function connectRedis(url: string, label = 'REDIS_URL'): Promise<Re
   } catch (error) {
     redis.disconnect();
     const message = (error as Error).message;
-    if (/WRONGPASS|NOAUTH|invalid password/i.test(message)) throw new ConfigError(`${label}: authentication failed for ${redact(url)}`, { hint: 'check the password in the URL' });
-    throw new ConfigError(`${label}: cannot reach ${redact(url)} (${message})`);
+    if (/WRONGPASS|NOAUTH|invalid password/i.test(message)) throw new ConfigError(`${label}: authentication failed for ${maskUrl(url)}`, { hint: 'check the password in the URL' });
+    throw new ConfigError(`${label}: cannot reach ${maskUrl(url)} (${message})`);
   }
   return redis;
 }
