@@ -104,7 +104,7 @@ async function runPhase(run: Run, plan: AnyPlan, options: unknown, settings: Eng
   const interrupted = state?.last === 'start' || state?.last === 'fail';
   if (interrupted && state?.touched && !phase.transaction && !phase.idempotent) {
     throw new RefusedError(`phase ${phase.id} of plan ${plan.id} stopped part-way and is not safe to run again`, {
-      hint: `roll it back first: migrate rollback --plan ${plan.id}${session.scope ? ` (scope ${session.scope})` : ''} --yes, then run again`,
+      hint: `roll it back first: migrate rollback --plan ${plan.id} --yes (with the same options${session.scope ? `, scope ${session.scope}` : ''}), then run again`,
     });
   }
   await run.step(`${phase.id}: ${phase.title}`, async (step) => {

@@ -195,6 +195,8 @@ describe('atge-quantum-btc: cleanup gate, env snapshot, view replacement, no sil
     expect(broken.events.find((e) => e.event === 'error')?.message).toMatch(/parity no longer holds/);
     expect(await n(url, "SELECT count(*) AS n FROM tickvault.migration_events WHERE phase = 'cleanup' AND event = 'check' AND details->>'ok' = 'false'")).toBe(1);
     expect(await n(url, "SELECT count(*) AS n FROM pg_class WHERE relname = 'atge_trade_signals_archive'")).toBe(0);
+    // A refused phase never started: nothing of it to roll back.
+    expect(await n(url, "SELECT count(*) AS n FROM tickvault.migration_events WHERE phase = 'cleanup' AND event = 'start'")).toBe(0);
     await query(url, 'UPDATE public.btc_trades SET tp1_allocation = 50');
     const cleanup = await runRunbook('migrate', ['run', '--phase', 'cleanup', '--safety-window', '0', ...args], { env: fx.env });
     expect(cleanup.code, cleanup.stdout).toBe(0);
