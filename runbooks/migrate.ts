@@ -67,8 +67,10 @@ await runCli({
   },
   async main({ run, command, flags, settings }) {
     if (command === 'plans') {
-      for (const p of PLANS) run.info(`${p.id.padEnd(22)} ${p.source.padEnd(9)} ${p.title}\n${' '.repeat(34)}${p.phases.map((x) => x.id).join(' → ')}`);
-      return { figures: { plans: PLANS.map((p) => ({ id: p.id, title: p.title, source: p.source, crossDatabase: p.crossDatabase, phases: p.phases.map((x) => x.id) })) } };
+      // A phase marked * runs in one transaction with its journal entry; the others are idempotent.
+      for (const p of PLANS) run.info(`${p.id.padEnd(22)} ${p.source.padEnd(9)} ${p.title}\n${' '.repeat(34)}${p.phases.map((x) => `${x.id}${x.transaction ? '*' : ''}`).join(' → ')}`);
+      run.info('* = runs in one transaction with its journal entry; the other phases are idempotent');
+      return { figures: { plans: PLANS.map((p) => ({ id: p.id, title: p.title, source: p.source, crossDatabase: p.crossDatabase, phases: p.phases.map((x) => x.id), transactional: p.phases.filter((x) => x.transaction).map((x) => x.id) })) } };
     }
     const plan = findPlan(stringFlag(flags, 'plan'));
     const databaseUrl = settings.get('DATABASE_URL');

@@ -69,12 +69,18 @@ function context(run: Run, plan: AnyPlan, options: unknown, settings: EngineSett
       const s = session.state.get(phase) ?? { phase, details: {}, touched: false };
       session.state.set(phase, { ...s, touched: true, details: { ...s.details, ...details } });
     },
-    progress: (done, total, unit) => step?.progress(done, total, unit),
+    progress: (done, total, unit) => {
+      step?.progress(done, total, unit);
+      if (step) lastProgress.set(step, `${done}/${total}${unit ? ` ${unit}` : ''}`);
+    },
     checkpoint: (name) => phase && killPoint(phase, name),
   };
 }
 
 const done = (state: PhaseState | undefined) => state?.last === 'end';
+
+// The last progress a step reported, printed with its end line (a bar is drawn only on a terminal).
+const lastProgress = new WeakMap<StepContext, string>();
 
 /**
  * Cleanup's gate, the same for every plan: the safety window since
@@ -136,7 +142,8 @@ async function runPhase(run: Run, plan: AnyPlan, options: unknown, settings: Eng
       }
       session.state.set(phase.id, { phase: phase.id, last: 'end', at: new Date(), details: { ...state?.details, ...details }, touched: true });
       step.record(details);
-      if (interrupted) step.note('resumed');
+      const progress = lastProgress.get(step);
+      if (interrupted || progress) step.note([progress, interrupted ? 'resumed' : undefined].filter(Boolean).join(', '));
     } catch (error) {
       // Exit 2 and 4 promise "nothing changed"; a transactional phase rolled back whatever it did.
       const changed = !phase.transaction && ![2, 4].includes(exitCodeOf(error));
