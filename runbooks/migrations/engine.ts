@@ -147,7 +147,8 @@ async function runPhase(run: Run, plan: AnyPlan, options: unknown, settings: Eng
     } catch (error) {
       // Exit 2 and 4 promise "nothing changed"; a transactional phase rolled back whatever it did.
       const changed = !phase.transaction && ![2, 4].includes(exitCodeOf(error));
-      await session.journal.append(phase.id, 'fail', { message: (error as Error).message, changed }, Date.now() - started);
+      // On the journal's own connection, which the phase's aborted transaction never touched.
+      await session.journal.append(phase.id, 'fail', { message: (error as Error).message, changed }, Date.now() - started).catch((journalError: Error) => run.warn(`could not journal the failure of ${phase.id}: ${journalError.message}`));
       const s = session.state.get(phase.id);
       session.state.set(phase.id, { phase: phase.id, last: 'fail', details: s?.details ?? {}, touched: Boolean(s?.touched) || changed });
       throw error;
