@@ -151,7 +151,7 @@ describe('copy-table: scope, same-database refusal, rollback of only what it did
   });
 });
 
-describe('atge-quantum-btc: cleanup gate, env snapshot, view replacement, no silent value changes', () => {
+describe('cleanup gate, env snapshot, view replacement, no silent value changes', () => {
   it('gate: window then fresh parity (journaled); cutover swaps the view type atomically and keeps grants; the env snapshot uses env.ts vault settings', async () => {
     const url = await fx.seeded();
     const vaultDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-vault-'));
@@ -228,6 +228,17 @@ describe('atge-quantum-btc: cleanup gate, env snapshot, view replacement, no sil
     const refused = await runRunbook('migrate', ['run', '--phase', 'preflight', '--plan', 'atge-quantum-btc', '--target-url', widened, '--json'], { env: fx.env });
     expect(refused.code, refused.stdout).toBe(4);
     expect(refused.events.find((e) => e.event === 'error')?.message).toMatch(/btc_trades\.max_loss_percent numeric\(6,3\): 3 value\(s\)/);
+  });
+
+  it('sqlite-price-log: a SQLite value with more decimals than its DECIMAL column is refused at preflight, naming column and count', async () => {
+    const { writeLegacyPriceSources } = await import('../../runbooks/market-data/legacy-sources');
+    const legacy = await writeLegacyPriceSources(fs.mkdtempSync(path.join(os.tmpdir(), 'tv-legacy-')), { seed: 3, rows: 50, end: new Date('2026-01-18T00:00:00Z') });
+    const { $ } = await import('zx');
+    await $`sqlite3 ${legacy.sqlite} ${'UPDATE btc_price_history SET momentum = 0.1234567 WHERE id <= 2'}`;
+    const target = await fx.empty('sq');
+    const run = await runRunbook('migrate', ['run', '--phase', 'preflight', '--plan', 'sqlite-price-log', '--target-url', target, '--sqlite', legacy.sqlite, '--json-dir', legacy.jsonDir, '--json'], { env: fx.env });
+    expect(run.code, run.stdout).toBe(4);
+    expect(run.events.find((e) => e.event === 'error')?.message).toMatch(/live_data\.btc_price_log\.momentum DECIMAL\(10,6\): 2 value\(s\)/);
   });
 
   it('bad input: a foreign plan option or a unit-less duration is a usage error (2)', async () => {

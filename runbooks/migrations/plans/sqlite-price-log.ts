@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { z } from 'zod';
-import { ConfigError, VerificationError } from '../../engine/errors';
+import { ConfigError, RefusedError, VerificationError } from '../../engine/errors';
 import { inTransaction } from '../../engine/transaction';
 import { forgetBatches, markDone, planBatches } from '../copy/ledger';
 import { definePlan, type Phase, type PhaseContext } from '../plan';
@@ -94,6 +94,37 @@ async function parity(ctx: Ctx) {
   return { btcRows: btcTarget.rows, ethRows: ethTarget };
 }
 
+/** The seed's DECIMAL columns: [column, scale, integer digits]. */
+const DECIMALS: [string, number, number][] = [['price', 8, 12], ['momentum', 6, 4], ...DELTAS.map((d): [string, number, number] => [d, 6, 4])];
+
+/**
+ * Preflight's proof that no SQLite REAL or JSON number is rounded or
+ * overflows its DECIMAL column (a double with at most 15 significant
+ * digits prints and parses back to itself, so the test is exact).
+ */
+async function refuseValueChanges(sqlite: string, jsonDir: string): Promise<{ valueChecks: number }> {
+  const counts = new Map<string, number>();
+  const sql = DECIMALS.map(([c, s, i]) => `SELECT '${c}', count(*) FROM btc_price_history WHERE ${c} IS NOT NULL AND (CAST(printf('%.${s}f', ${c}) AS REAL) <> ${c} OR abs(${c}) >= 1e${i})`).join(' UNION ALL ');
+  for await (const line of readline.createInterface({ input: sqliteStream(sqlite, sql, 'list') })) {
+    const [column, n] = line.split('|');
+    if (Number(n) > 0) counts.set(`btc_price_log.${column}`, Number(n));
+  }
+  for (const file of jsonFiles(jsonDir)) {
+    for (const record of jsonRecords(path.join(jsonDir, file))) {
+      for (const [c, s, i] of DECIMALS) {
+        const v = record[c];
+        if (typeof v === 'number' && (Number(v.toFixed(s)) !== v || Math.abs(v) >= 10 ** i)) counts.set(`eth_price_log.${c}`, (counts.get(`eth_price_log.${c}`) ?? 0) + 1);
+      }
+    }
+  }
+  if (counts.size) {
+    const type = (column: string) => DECIMALS.filter(([c]) => column.endsWith(`.${c}`)).map(([, sc, i]) => `DECIMAL(${sc + i},${sc})`)[0];
+    const named = [...counts].map(([column, n]) => `live_data.${column} ${type(column)}: ${n} value(s) would be rounded or overflow`);
+    throw new RefusedError(`values would change in the seed's column types; nothing was changed: ${named.join('; ')}`);
+  }
+  return { valueChecks: DECIMALS.length * 2 };
+}
+
 const copyText = (v: unknown): string => (v === null || v === undefined ? '\\N' : String(v));
 
 const phases: Phase<Options>[] = [
@@ -108,7 +139,7 @@ const phases: Phase<Options>[] = [
       if (!fs.existsSync(jsonDir)) throw new ConfigError(`--json-dir: no such directory ${jsonDir}`);
       const { rows } = await sqliteFingerprint(sqlite);
       if ((await ctx.target.query("SELECT to_regnamespace('live_data') IS NOT NULL AS ok")).rows[0]?.ok) throw new ConfigError('schema live_data already exists on the target');
-      return { btcRows: rows, jsonFiles: jsonFiles(jsonDir).length };
+      return { btcRows: rows, jsonFiles: jsonFiles(jsonDir).length, ...(await refuseValueChanges(sqlite, jsonDir)) };
     },
   },
   {
