@@ -119,3 +119,20 @@ describe('drill --dry-run', () => {
     fs.rmSync(home, { recursive: true, force: true });
   });
 });
+
+describe('audit log', () => {
+  const stack = inject('stack');
+  it('is written for commands that act, and not for read-only listings', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-audit-'));
+    fs.cpSync(path.join(stack.home, 'local', 'env'), path.join(home, 'local', 'env'), { recursive: true });
+    const audits = () => (fs.existsSync(path.join(home, 'audit')) ? fs.readdirSync(path.join(home, 'audit'), { recursive: true }).filter((f) => String(f).endsWith('.jsonl')) : []);
+    const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, TICKVAULT_HOME: home } }).status;
+    expect(run('backup', 'list')).toBe(0);
+    expect(run('migrate', 'plans')).toBe(0);
+    expect(audits()).toEqual([]);
+    expect(run('backup', 'verify', 'no-such-backup')).not.toBe(0);
+    expect(audits()).toHaveLength(1);
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+});
+
