@@ -9,6 +9,7 @@ import { numberFlag, runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
 import { durationFlag } from './engine/duration';
 import { UsageError } from './engine/errors';
+import { copySummary } from './migrations/copy/summary';
 import { planOptions, planStatus, rollbackPlan, runPlan, watchParity } from './migrations/engine';
 import { PHASES, type EngineSettings, type PhaseId } from './migrations/plan';
 import { findPlan, PLANS } from './migrations/plans';
@@ -101,6 +102,9 @@ await runCli({
     if (phase && !PHASES.includes(phase)) throw new UsageError(`--phase must be one of ${PHASES.join(', ')}`);
     if (phase && flags.all) throw new UsageError('--phase and --all exclude each other');
     const result = await runPlan(run, plan, options, engine, { all: Boolean(flags.all), ...(phase ? { phase } : {}) });
-    return { figures: { plan: plan.id, ...result } };
+    // A table copy's summary says what the target did not get (notCarried) and what the copy created.
+    const table = typeof raw.table === 'string' ? raw.table : undefined;
+    const copy = table && !run.dryRun ? await copySummary(engine.targetUrl, plan.id, table) : undefined;
+    return { figures: { plan: plan.id, ...result, ...(copy ?? {}) } };
   },
 });

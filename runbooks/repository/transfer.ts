@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { VerificationError } from '../engine/errors';
+import { runPool } from '../engine/pool';
 import { HashingStream } from './hashing';
 import { backupPrefix, type Manifest, type ManifestFile } from './manifest';
 import type { Repository } from './repository';
@@ -13,17 +14,15 @@ export async function uploadDir(repo: Repository, prefix: string, dir: string, o
   const files: ManifestFile[] = [];
   // Two uploads at a time: enough to overlap I/O without starving pg_dump/pg_restore of CPU.
   const queue = entries.map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
-  const worker = async () => {
-    for (let rel = queue.shift(); rel !== undefined; rel = queue.shift()) {
-      const local = path.join(dir, rel);
-      const key = `${prefix}/${rel}`;
-      const stored = repo.putFile ? await repo.putFile(key, local) : await repo.put(key, fs.createReadStream(local, { highWaterMark: 1 << 20 }));
-      const file = { path: rel, size: stored.size, sha256: stored.sha256 };
-      files.push(file);
-      onFile?.(file);
-    }
-  };
-  await Promise.all([worker(), worker()]);
+  // On the shared pool: the first failure stops new uploads.
+  await runPool(queue, { workers: 2, open: async () => undefined }, async (rel) => {
+    const local = path.join(dir, rel);
+    const key = `${prefix}/${rel}`;
+    const stored = repo.putFile ? await repo.putFile(key, local) : await repo.put(key, fs.createReadStream(local, { highWaterMark: 1 << 20 }));
+    const file = { path: rel, size: stored.size, sha256: stored.sha256 };
+    files.push(file);
+    onFile?.(file);
+  });
   return files.sort((a, b) => a.path.localeCompare(b.path));
 }
 
@@ -33,7 +32,7 @@ export interface FileProblem {
 }
 
 /** Stream one stored file through sha256, optionally writing it to dest. */
-async function checkFile(repo: Repository, key: string, file: ManifestFile, dest?: string): Promise<FileProblem | undefined> {
+async function checkFile(repo: Repository, key: string, file: ManifestFile, dest?: string, signal?: AbortSignal): Promise<FileProblem | undefined> {
   let source;
   try {
     source = await repo.get(key);
@@ -43,7 +42,7 @@ async function checkFile(repo: Repository, key: string, file: ManifestFile, dest
   const hasher = new HashingStream();
   if (dest) {
     await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-    await pipeline(source, hasher, fs.createWriteStream(dest));
+    await pipeline(source, hasher, fs.createWriteStream(dest), { signal });
   } else {
     await pipeline(source, hasher, async function* (chunks) {
       for await (const _ of chunks) {
@@ -79,14 +78,12 @@ export async function downloadVerified(repo: Repository, manifest: Manifest, des
   const queue = [...manifest.files];
   const problems: FileProblem[] = [];
   let done = 0;
-  const worker = async () => {
-    for (let file = queue.shift(); file; file = queue.shift()) {
-      const problem = await checkFile(repo, `${prefix}/${file.path}`, file, path.join(dest, file.path));
-      if (problem) problems.push(problem);
-      onProgress?.(++done, manifest.files.length);
-    }
-  };
-  await Promise.all([worker(), worker()]);
+  // The shared pool: a failed download stops the others (their streams are destroyed through the signal).
+  await runPool(queue, { workers: 2, open: async () => undefined }, async (file, _w, signal) => {
+    const problem = await checkFile(repo, `${prefix}/${file.path}`, file, path.join(dest, file.path), signal);
+    if (problem) problems.push(problem);
+    onProgress?.(++done, manifest.files.length);
+  });
   if (problems.length) {
     throw new VerificationError(`backup ${manifest.id} failed its checksum check; the target was not touched: ${problems.map((p) => `${p.path} (${p.problem})`).join('; ')}`, { problems });
   }

@@ -4,7 +4,7 @@ import { withClient } from '../../stores/postgres/connect';
 import { parseTableName, qualify, tableLabel, type TableName } from '../../stores/postgres/sql';
 import { compareTables } from '../../verify/compare';
 import { copyAcross } from '../copy/cross-database';
-import { forgetBatches } from '../copy/ledger';
+import { rollbackCopy } from '../copy/rollback';
 import { describeTable } from '../copy/table-info';
 import { definePlan, type Phase, type PhaseContext } from '../plan';
 import { exists } from './shared';
@@ -50,24 +50,19 @@ const phases: Phase<Options>[] = [
     idempotent: true,
     async run(ctx) {
       const table = tableOf(ctx);
-      // Journal what exists before the copy touches it: rollback drops only a table this plan created.
-      if (!ctx.recorded('backfill').created) {
-        if (!(await exists(ctx, qualify(table)))) await ctx.note({ created: true });
-        else if (!ctx.recorded('backfill').existedEmpty && ((await ctx.target.query(`SELECT 1 FROM ${qualify(table)} LIMIT 1`)).rowCount ?? 0) === 0) await ctx.note({ existedEmpty: true });
-      }
+      // Journal, before the copy touches it, that this plan creates the table (the faithful copy refuses one it did not create).
+      if (!ctx.recorded('backfill').created && !(await exists(ctx, qualify(table)))) await ctx.note({ created: true });
       const onProgress = (done: number, total: number) => {
         ctx.progress(done, total, 'batches');
         ctx.checkpoint('batch');
       };
-      const result = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: table, target: table, jobs: ctx.settings.jobs, onProgress });
-      return { ...result, created: Boolean(ctx.recorded('backfill').created) };
+      const { created: createdObjects, ...result } = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: table, target: table, jobs: ctx.settings.jobs, schema: 'faithful', onProgress });
+      return { ...result, createdObjects, created: Boolean(ctx.recorded('backfill').created) };
     },
     async rollback(ctx) {
       const table = tableOf(ctx);
-      const recorded = ctx.recorded('backfill');
-      if (recorded.created) await ctx.target.query(`DROP TABLE IF EXISTS ${qualify(table)}`);
-      else if (recorded.existedEmpty && (await exists(ctx, qualify(table)))) await ctx.target.query(`TRUNCATE ${qualify(table)}`);
-      await forgetBatches(ctx.target, ctx.plan.id, tableLabel(table));
+      // Only what this copy created, as its ledger recorded it with the DDL (one transaction); nothing when it created nothing.
+      if (ctx.recorded('backfill').created) await rollbackCopy(ctx.target, ctx.plan.id, table);
     },
   },
   { id: 'verify', title: 'row counts and segment hashes in both databases', transaction: false, idempotent: true, run: verifyTable },

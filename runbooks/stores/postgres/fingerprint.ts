@@ -1,5 +1,6 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
+import { pgWorker, runPool } from '../../engine/pool';
 import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from './sql';
 
 /**
@@ -144,22 +145,29 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
     throw error;
   }
   const sums = new Map<string, { rows: number; hash: bigint }>();
-  const queue = [...chunks];
-  const work = async (client: pg.Client) => {
+  if (chunks.length === 0) await first.end();
+  // The shared pool: the first failed chunk cancels the others' scans; every connection is closed.
+  const open = async (i: number) => {
+    const client = i === 0 ? first : await connectTo();
     try {
       await client.query(NORMALISE_SESSION);
-      for (let chunk = queue.shift(); chunk; chunk = queue.shift()) {
-        const part = await runFingerprint(client, chunk.table, { algo: chunk.algo, blocks: chunk.blocks });
-        const key = tableLabel(chunk.table);
-        const acc = sums.get(key) ?? { rows: 0, hash: 0n };
-        sums.set(key, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
-      }
-    } finally {
-      await client.end();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
     }
+    return client;
   };
-  const others = await Promise.all(Array.from({ length: Math.max(0, Math.min(workers, chunks.length) - 1) }, () => connectTo()));
-  await Promise.all([work(first), ...others.map(work)]);
+  let opened = 0;
+  try {
+    await runPool(chunks, { workers, open: (i) => (opened++, open(i)), ...pgWorker((c: pg.Client) => [c]) }, async (chunk, client) => {
+      const part = await runFingerprint(client, chunk.table, { algo: chunk.algo, blocks: chunk.blocks });
+      const key = tableLabel(chunk.table);
+      const acc = sums.get(key) ?? { rows: 0, hash: 0n };
+      sums.set(key, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
+    });
+  } finally {
+    if (opened === 0 && chunks.length > 0) await first.end().catch(() => undefined); // the pool stopped before worker 0 took it
+  }
   return tables.map(({ table, algo }) => {
     const s = sums.get(tableLabel(table)) ?? { rows: 0, hash: 0n };
     return { table: tableLabel(table), rows: s.rows, hash: s.hash.toString(), algo };
