@@ -1,22 +1,13 @@
 import fs from 'node:fs';
 import { z } from 'zod';
+import { dotenvEntries, parseDotenv } from '../env/dotenv';
 import { ConfigError } from './errors';
 import { localEnvFile } from './paths';
 import { isTargetSetting, type SettingOrigin } from './where';
 
-/** Parse a dotenv-style file (KEY=value, # comments, optional quotes). */
+/** KEY=value settings through the one dotenv parser (env/dotenv.ts); lines it cannot read are ignored here. */
 export function parseEnvText(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) continue;
-    let value = match[2] ?? '';
-    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
-    out[match[1]!] = value;
-  }
-  return out;
+  return Object.fromEntries(dotenvEntries(parseDotenv(text)));
 }
 
 export function readEnvFile(file: string): Record<string, string> {
@@ -92,8 +83,3 @@ export function validated<T>(name: string, schema: z.ZodType<T>, value: unknown)
   return result.data;
 }
 
-/** The backup repository's credentials and endpoint, built one way for every runbook. */
-export function repositoryEnv(settings: Settings): { S3_ENDPOINT?: string; AWS_REGION?: string; AWS_ACCESS_KEY_ID?: string; AWS_SECRET_ACCESS_KEY?: string } {
-  const pick = (name: string) => settings.get(name);
-  return { S3_ENDPOINT: pick('S3_ENDPOINT'), AWS_REGION: pick('AWS_REGION'), AWS_ACCESS_KEY_ID: pick('AWS_ACCESS_KEY_ID'), AWS_SECRET_ACCESS_KEY: pick('AWS_SECRET_ACCESS_KEY') };
-}

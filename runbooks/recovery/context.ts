@@ -1,6 +1,7 @@
 import type { Settings } from '../engine/config';
-import { repositoryEnv, repoUrl, validated } from '../engine/config';
-import { openRepository, type Repository } from '../repository/repository';
+import { repoUrl, validated } from '../engine/config';
+import { envName } from '../repository/ids';
+import { openRepository, repositoryEnv, type Repository } from '../repository/repository';
 
 export interface RecoveryContext {
   repo: Repository;
@@ -10,6 +11,5 @@ export interface RecoveryContext {
 
 export function recoveryContext(settings: Settings, repoFlag?: string): RecoveryContext {
   const url = validated('BACKUP_REPO', repoUrl, settings.require('BACKUP_REPO', repoFlag, '--repo'));
-  const repo = openRepository(url, repositoryEnv(settings));
-  return { repo, env: settings.get('TICKVAULT_ENV') ?? 'default' };
+  return { repo: openRepository(url, repositoryEnv(settings)), env: envName(settings.get('TICKVAULT_ENV') ?? 'default') };
 }

@@ -1,9 +1,10 @@
 import { ConfigError } from '../../engine/errors';
-import { repositoryEnv, repoUrl, validated } from '../../engine/config';
-import { vaultFor } from '../../env/vault-config';
+import { repoUrl, validated } from '../../engine/config';
+import { appendVersion, checkService } from '../../env/chain';
+import { openVault } from '../../env/open-vault';
 import { parseLocation, readLocation, writeLocation } from '../../env/sources';
-import { openVersion, sealVersion } from '../../env/vault';
-import { openRepository, type Repository } from '../../repository/repository';
+import { openVersion } from '../../env/vault';
+import { openRepository, repositoryEnv, type Repository } from '../../repository/repository';
 import { logicalBackup } from '../../stores/postgres/logical-backup';
 import type { Phase, PhaseContext } from '../plan';
 
@@ -22,10 +23,9 @@ async function envSnapshot(ctx: PhaseContext<unknown>): Promise<Record<string, u
   const from = parseLocation(envFrom);
   const content = await readLocation(from);
   for (const [, value] of content.entries) ctx.run.masker.addEnvValue(value);
-  const vault = vaultFor(config, { create: true });
+  const vault = openVault(config);
   const service = envService ?? ctx.plan.id;
-  const version = await sealVersion(vault.keys(), { service, content, source: from.label, message: `before migration ${ctx.plan.id}${ctx.scope ? ` (${ctx.scope})` : ''}`, kind: 'snapshot' });
-  await vault.store.put(version);
+  const version = await appendVersion(vault.store, vault.keys(true), { service, content, source: from.label, message: `before migration ${ctx.plan.id}${ctx.scope ? ` (${ctx.scope})` : ''}`, kind: 'snapshot' }, ctx.run.masker);
   return { envService: service, envVersion: version.id, envFrom: from.label, vault: vault.store.label };
 }
 
@@ -45,10 +45,12 @@ export function backupOf(which: 'source' | 'target'): Phase<unknown> {
     async rollback(ctx) {
       const recorded = ctx.recorded('backup');
       if (!recorded.envVersion) return;
-      const vault = vaultFor(ctx.settings.backup.config, { create: false });
-      const version = (await vault.store.list(String(recorded.envService))).find((v) => v.id === recorded.envVersion);
+      const vault = openVault(ctx.settings.backup.config);
+      const keys = vault.keys(false);
+      const state = await checkService(vault.store, keys, String(recorded.envService), ctx.run.masker);
+      const version = state.versions.find((v) => v.version.id === recorded.envVersion)?.version;
       if (!version) throw new ConfigError(`env snapshot ${String(recorded.envVersion)} is gone from the vault ${vault.store.label}`);
-      const opened = await openVersion(vault.keys(), version, ctx.run.masker);
+      const opened = await openVersion(keys, version, ctx.run.masker);
       await writeLocation(parseLocation(String(recorded.envFrom)), new Map(opened.entries), opened.document);
     },
   };
