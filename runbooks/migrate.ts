@@ -7,12 +7,15 @@
  */
 import { numberFlag, runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
+import { durationFlag } from './engine/duration';
 import { UsageError } from './engine/errors';
-import { parseDuration } from './engine/format';
 import { copySummary } from './migrations/copy/summary';
-import { planStatus, rollbackPlan, runPlan, watchParity } from './migrations/engine';
-import { PHASES, type PhaseId, type PlanOptions } from './migrations/plan';
+import { planOptions, planStatus, rollbackPlan, runPlan, watchParity } from './migrations/engine';
+import { PHASES, type EngineSettings, type PhaseId } from './migrations/plan';
 import { findPlan, PLANS } from './migrations/plans';
+
+/** Flags that are a plan's own options (checked by that plan's schema), by option name. */
+const PLAN_FLAGS = { table: 'table', sqlite: 'sqlite', 'json-dir': 'jsonDir' } as const;
 
 const usage = `
 Usage: npx tsx runbooks/migrate.ts <plans|run|rollback|status|watch> [flags]
@@ -28,14 +31,18 @@ Usage: npx tsx runbooks/migrate.ts <plans|run|rollback|status|watch> [flags]
 
   --source-url URL       source database (default DATABASE_URL)
   --target-url URL       target database, where the journal lives (default DATABASE_URL)
-  --table schema.name    copy-table: the table
-  --safety-window 24h    time after dual-write before cleanup may run (default 24h)
+  --table schema.name    copy-table: the table (also the run's scope: journal, lock, ledger)
+  --safety-window 24h    time after dual-write before cleanup may run (default 24h; 0 for none)
   --env-from SRC         also snapshot environment variables in the backup phase
                          (dotenv:PATH, json:PATH, env:PREFIX); rollback restores them
   --env-service NAME     service name for that snapshot (default: the plan id)
   --sqlite PATH          sqlite-price-log: btc_price_history.db
   --json-dir DIR         sqlite-price-log: the ETH JSON snapshots
   --jobs N               parallel workers (default 2)
+
+Each phase runs in one transaction committed with its journal entry, or is
+idempotent; a killed run is finished by running it again. Cleanup always
+waits for --safety-window after dual-write and a fresh parity check.
 Phases: ${PHASES.join(', ')}
 `;
 
@@ -62,55 +69,42 @@ await runCli({
   },
   async main({ run, command, flags, settings }) {
     if (command === 'plans') {
-      for (const p of PLANS) run.info(`${p.id.padEnd(22)} ${p.source.padEnd(9)} ${p.title}\n${' '.repeat(34)}${p.phases.map((x) => x.id).join(' → ')}`);
-      return { figures: { plans: PLANS.map((p) => ({ id: p.id, title: p.title, source: p.source, crossDatabase: p.crossDatabase, phases: p.phases.map((x) => x.id) })) } };
+      // A phase marked * runs in one transaction with its journal entry; the others are idempotent.
+      for (const p of PLANS) run.info(`${p.id.padEnd(22)} ${p.source.padEnd(9)} ${p.title}\n${' '.repeat(34)}${p.phases.map((x) => `${x.id}${x.transaction ? '*' : ''}`).join(' → ')}`);
+      run.info('* = runs in one transaction with its journal entry; the other phases are idempotent');
+      return { figures: { plans: PLANS.map((p) => ({ id: p.id, title: p.title, source: p.source, crossDatabase: p.crossDatabase, phases: p.phases.map((x) => x.id), transactional: p.phases.filter((x) => x.transaction).map((x) => x.id) })) } };
     }
     const plan = findPlan(stringFlag(flags, 'plan'));
     const databaseUrl = settings.get('DATABASE_URL');
     const sourceUrl = validated('--source-url', postgresUrl, stringFlag(flags, 'source-url') ?? databaseUrl ?? settings.require('DATABASE_URL', undefined, '--source-url'));
     const targetUrl = validated('--target-url', postgresUrl, stringFlag(flags, 'target-url') ?? databaseUrl ?? sourceUrl);
-    let safetyWindowMs: number;
-    try {
-      safetyWindowMs = parseDuration(stringFlag(flags, 'safety-window') ?? '24h');
-    } catch (error) {
-      throw new UsageError(`--safety-window: ${(error as Error).message}`);
-    }
-    const options: PlanOptions = {
+    const engine: EngineSettings = {
       sourceUrl,
       targetUrl,
-      safetyWindowMs,
+      safetyWindowMs: durationFlag('safety-window', stringFlag(flags, 'safety-window'), '24h'),
       jobs: numberFlag(flags, 'jobs', 2),
-      backupEnv: settings.get('TICKVAULT_ENV') ?? 'default',
-      repoEnv: { S3_ENDPOINT: settings.get('S3_ENDPOINT'), AWS_REGION: settings.get('AWS_REGION'), AWS_ACCESS_KEY_ID: settings.get('AWS_ACCESS_KEY_ID'), AWS_SECRET_ACCESS_KEY: settings.get('AWS_SECRET_ACCESS_KEY') },
-      ...(settings.get('BACKUP_REPO') ? { backupRepo: settings.get('BACKUP_REPO') } : {}),
-      ...(stringFlag(flags, 'table') ? { table: stringFlag(flags, 'table') } : {}),
-      ...(stringFlag(flags, 'env-from') ? { envFrom: stringFlag(flags, 'env-from') } : {}),
-      ...(stringFlag(flags, 'env-service') ? { envService: stringFlag(flags, 'env-service') } : {}),
-      ...(stringFlag(flags, 'sqlite') ? { sqlitePath: stringFlag(flags, 'sqlite') } : {}),
-      ...(stringFlag(flags, 'json-dir') ? { jsonDir: stringFlag(flags, 'json-dir') } : {}),
+      backup: { config: settings, envFrom: stringFlag(flags, 'env-from'), envService: stringFlag(flags, 'env-service') },
     };
+    const raw = Object.fromEntries(Object.entries(PLAN_FLAGS).flatMap(([flag, key]) => (stringFlag(flags, flag) === undefined ? [] : [[key, stringFlag(flags, flag)]])));
+    const options = planOptions(plan, raw);
     if (command === 'status') {
-      const phases = await run.step('read journal', () => planStatus(run, plan, options), { readOnly: true });
+      const { scope, phases } = await run.step('read journal', () => planStatus(run, plan, options, engine), { readOnly: true });
       for (const p of phases) run.info(`${p.phase.padEnd(12)} ${p.state.padEnd(20)} ${p.at ?? ''}`);
-      return { figures: { plan: plan.id, phases } };
+      return { figures: { plan: plan.id, scope, phases } };
     }
     if (command === 'watch') {
-      let intervalMs: number;
-      try {
-        intervalMs = parseDuration(stringFlag(flags, 'interval') ?? '5m');
-      } catch (error) {
-        throw new UsageError(`--interval: ${(error as Error).message}`);
-      }
+      const intervalMs = durationFlag('interval', stringFlag(flags, 'interval'), '5m');
       const checks = stringFlag(flags, 'checks') ? numberFlag(flags, 'checks', 1) : undefined;
-      return { figures: { plan: plan.id, ...(await watchParity(run, plan, options, { intervalMs, ...(checks ? { checks } : {}) })) } };
+      return { figures: { plan: plan.id, ...(await watchParity(run, plan, options, engine, { intervalMs, ...(checks ? { checks } : {}) })) } };
     }
-    if (command === 'rollback') return { figures: { plan: plan.id, ...(await rollbackPlan(run, plan, options)) } };
+    if (command === 'rollback') return { figures: { plan: plan.id, ...(await rollbackPlan(run, plan, options, engine)) } };
     const phase = stringFlag(flags, 'phase') as PhaseId | undefined;
     if (phase && !PHASES.includes(phase)) throw new UsageError(`--phase must be one of ${PHASES.join(', ')}`);
     if (phase && flags.all) throw new UsageError('--phase and --all exclude each other');
-    const result = await runPlan(run, plan, options, { all: Boolean(flags.all), ...(phase ? { phase } : {}) });
+    const result = await runPlan(run, plan, options, engine, { all: Boolean(flags.all), ...(phase ? { phase } : {}) });
     // A table copy's summary says what the target did not get (notCarried) and what the copy created.
-    const copy = options.table && !run.dryRun ? await copySummary(options.targetUrl, plan.id, options.table) : undefined;
+    const table = typeof raw.table === 'string' ? raw.table : undefined;
+    const copy = table && !run.dryRun ? await copySummary(engine.targetUrl, plan.id, table) : undefined;
     return { figures: { plan: plan.id, ...result, ...(copy ?? {}) } };
   },
 });

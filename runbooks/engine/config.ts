@@ -82,3 +82,4 @@ export function validated<T>(name: string, schema: z.ZodType<T>, value: unknown)
   }
   return result.data;
 }
+

@@ -83,3 +83,6 @@ export class Masker {
     return JSON.stringify(this.maskValue(value));
   }
 }
+
+/** A URL with its password masked, for error messages that name a connection. */
+export const maskUrl = (url: string): string => new Masker().mask(url);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ConfigError } from '../engine/errors';
-import { parseDuration } from '../engine/format';
+import { parseDuration } from '../engine/duration';
 
 /** Seed 004's RTO/RPO table. */
 export const DEFAULT_OBJECTIVES = {

@@ -6,11 +6,12 @@ import { describe, expect, inject, it } from 'vitest';
 import { Masker } from '../../runbooks/engine/mask';
 import { Run } from '../../runbooks/engine/run';
 import { rollbackPlan, runPlan } from '../../runbooks/migrations/engine';
-import type { PlanOptions } from '../../runbooks/migrations/plan';
+import { Settings } from '../../runbooks/engine/config';
+import type { EngineSettings } from '../../runbooks/migrations/plan';
 import { atgeQuantumBtc } from '../../runbooks/migrations/plans/atge-quantum-btc';
 import { dxyDataBars } from '../../runbooks/migrations/plans/dxy-data-bars';
 import { marketSnapshotSsot } from '../../runbooks/migrations/plans/market-snapshot-ssot';
-import type { Plan } from '../../runbooks/migrations/plan';
+import type { AnyPlan as Plan } from '../../runbooks/migrations/plan';
 import { withClient } from '../../runbooks/stores/postgres/connect';
 import { databaseFingerprint } from '../../runbooks/stores/postgres/fingerprint';
 import { createDatabase, query } from '../helpers/databases';
@@ -40,7 +41,7 @@ async function seeded(): Promise<string> {
 
 const databaseHash = async (url: string): Promise<string> => (await withClient(url, databaseFingerprint)).hash;
 
-const options = (url: string): PlanOptions => ({ sourceUrl: url, targetUrl: url, safetyWindowMs: 0, jobs: 2, backupRepo: `file://${repoDir}`, backupEnv: env.TICKVAULT_ENV!, repoEnv: {} });
+const engine = (target: string, source = target): EngineSettings => ({ sourceUrl: source, targetUrl: target, safetyWindowMs: 0, jobs: 2, backup: { config: new Settings(env, {}) } });
 
 /** Run the engine in-process with a quiet run (no terminal, no audit). */
 async function inProcess<T>(fn: (run: Run) => Promise<T>): Promise<T> {
@@ -67,13 +68,13 @@ describe.each([
     for (const [k] of phases.entries()) {
       const url = await seeded();
       const before = await databaseHash(url);
-      for (const phase of phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, plan, options(url), { phase, all: false }));
+      for (const phase of phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, plan, {}, engine(url), { phase, all: false }));
       if (k >= phases.indexOf('backfill')) {
         const [{ n }] = (await query<{ n: string }>(url, probe)) as [{ n: string }];
         expect(Number(n), `after ${phases[k]}`).toBeGreaterThan(0);
         expect(await databaseHash(url)).not.toBe(before);
       }
-      const { rolledBack } = await inProcess((run) => rollbackPlan(run, plan, options(url)));
+      const { rolledBack } = await inProcess((run) => rollbackPlan(run, plan, {}, engine(url)));
       expect(rolledBack).toHaveLength(k + 1);
       expect(await databaseHash(url), `rollback after ${phases[k]}`).toBe(before);
     }
@@ -108,8 +109,8 @@ describe('dxy-data-bars (seed 003)', () => {
     // Concurrent run of the same plan: exit 4.
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
-    const { advisoryKey } = await import('../../runbooks/engine/lock');
-    await holder.query('SELECT pg_advisory_lock($1::bigint)', [advisoryKey('tickvault:migration:dxy-data-bars').toString()]);
+    const { lockKey } = await import('../../runbooks/migrations/journal');
+    await holder.query('SELECT pg_advisory_lock($1::bigint)', [lockKey('dxy-data-bars', '').toString()]);
     const blocked = await runRunbook('migrate', [...args, '--phase', 'cleanup', '--safety-window', '0s'], { env });
     expect(blocked.code).toBe(4);
     expect(blocked.events.find((e) => e.event === 'error')?.code).toBe('TV_LOCK_HELD');
@@ -149,11 +150,11 @@ describe('cross-database plans', () => {
     for (const [k] of ticksToTimescale.phases.entries()) {
       const target = await createDatabase(stack.postgresUrl, 'ts');
       const before = await databaseHash(target);
-      const opts = { ...options(target), sourceUrl: source };
-      for (const p of ticksToTimescale.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, ticksToTimescale, opts, { phase: p.id, all: false }));
+      const opts = engine(target, source);
+      for (const p of ticksToTimescale.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, ticksToTimescale, {}, opts, { phase: p.id, all: false }));
       if (k >= 3) expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM tick_data'))[0]!.n).toBe((await query<{ n: string }>(source, 'SELECT count(*) AS n FROM tick_data'))[0]!.n);
       if (k >= 2) expect((await query(target, "SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'public.tick_data'::regclass")).length).toBe(1);
-      await inProcess((run) => rollbackPlan(run, ticksToTimescale, opts));
+      await inProcess((run) => rollbackPlan(run, ticksToTimescale, {}, opts));
       expect(await databaseHash(target), `rollback after ${ticksToTimescale.phases[k]!.id}`).toBe(before);
     }
     expect(await databaseHash(source)).toBe(sourceHash);
@@ -168,14 +169,14 @@ describe('cross-database plans', () => {
       const original = fs.readFileSync(legacy.sqlite);
       const target = await seeded();
       const before = await databaseHash(target);
-      const opts = { ...options(target), sqlitePath: legacy.sqlite, jsonDir: legacy.jsonDir };
-      for (const p of sqlitePriceLog.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, sqlitePriceLog, opts, { phase: p.id, all: false }));
+      const opts = { sqlite: legacy.sqlite, jsonDir: legacy.jsonDir };
+      for (const p of sqlitePriceLog.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, sqlitePriceLog, opts, engine(target), { phase: p.id, all: false }));
       if (k >= 3) {
         expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM live_data.btc_price_log'))[0]!.n).toBe('1500');
         expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM live_data.eth_price_log'))[0]!.n).toBe('1500');
       }
       if (k === sqlitePriceLog.phases.length - 1) expect(fs.existsSync(legacy.sqlite)).toBe(false);
-      await inProcess((run) => rollbackPlan(run, sqlitePriceLog, opts));
+      await inProcess((run) => rollbackPlan(run, sqlitePriceLog, opts, engine(target)));
       expect(await databaseHash(target), `rollback after ${sqlitePriceLog.phases[k]!.id}`).toBe(before);
       expect(fs.readFileSync(legacy.sqlite).equals(original)).toBe(true);
     }
@@ -203,10 +204,10 @@ describe('copy-table', () => {
     for (const [k] of copyTable.phases.entries()) {
       const target = await createDatabase(stack.postgresUrl, 'ct');
       const before = await databaseHash(target);
-      const opts = { ...options(target), sourceUrl: source, table: 'public.trades' };
-      for (const p of copyTable.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, copyTable, opts, { phase: p.id, all: false }));
+      const opts = { table: 'public.trades' };
+      for (const p of copyTable.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, copyTable, opts, engine(target, source), { phase: p.id, all: false }));
       if (k >= 1) expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM trades'))[0]!.n).toBe((await query<{ n: string }>(source, 'SELECT count(*) AS n FROM trades'))[0]!.n);
-      await inProcess((run) => rollbackPlan(run, copyTable, opts));
+      await inProcess((run) => rollbackPlan(run, copyTable, opts, engine(target, source)));
       expect(await databaseHash(target), `rollback after ${copyTable.phases[k]!.id}`).toBe(before);
     }
     expect(await databaseHash(source)).toBe(sourceHash);

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { RefusedError, UsageError } from '../../engine/errors';
 import { pgWorker, runPool } from '../../engine/pool';
+import { inTransaction } from '../../engine/transaction';
 import { connect } from '../../stores/postgres/connect';
 import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from '../../stores/postgres/sql';
 import { copySequenceValues, planFaithfulSchema, type NotCarried } from './faithful-schema';
@@ -44,18 +45,6 @@ export interface CopyResult {
 
 /** Test hook: kill this process (SIGKILL, like kill -9) once this many batches have committed in this run. */
 const KILL_AFTER = Number(process.env.TICKVAULT_TEST_KILL_AFTER_BATCHES ?? 0);
-
-async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    const out = await fn();
-    await client.query('COMMIT');
-    return out;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
-}
 
 /** A short-lived connection for DDL scripts (pg_restore's scripts change session settings). */
 async function withDdl<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {

@@ -1,59 +1,80 @@
+import { z } from 'zod';
 import { ConfigError, UsageError, VerificationError } from '../../engine/errors';
 import { withClient } from '../../stores/postgres/connect';
-import { parseTableName, tableLabel } from '../../stores/postgres/sql';
+import { parseTableName, qualify, tableLabel, type TableName } from '../../stores/postgres/sql';
 import { compareTables } from '../../verify/compare';
 import { copyAcross } from '../copy/cross-database';
 import { rollbackCopy } from '../copy/rollback';
 import { describeTable } from '../copy/table-info';
-import type { Phase, PhaseContext, Plan } from '../plan';
+import { definePlan, type Phase, type PhaseContext } from '../plan';
+import { exists } from './shared';
 
-const tableOf = (ctx: PhaseContext) => {
-  if (!ctx.options.table) throw new UsageError('copy-table needs --table schema.name');
-  return parseTableName(ctx.options.table);
+/** --table schema.name: the table to copy; it is also this run's scope. */
+const OPTIONS = z.object({ table: z.string({ error: 'is required (schema.name)' }).min(1) }).strict();
+type Options = z.infer<typeof OPTIONS>;
+type Ctx = PhaseContext<Options>;
+
+const tableOf = (ctx: Ctx): TableName => {
+  try {
+    return parseTableName(ctx.options.table);
+  } catch (error) {
+    throw new UsageError(`--table: ${(error as Error).message}`);
+  }
 };
 
-/** Phases other plans reuse to move one table across databases. */
-export const copyPhases = {
-  preflight: {
+async function verifyTable(ctx: Ctx) {
+  const table = tableOf(ctx);
+  const result = await compareTables({ url: ctx.settings.sourceUrl, table }, { url: ctx.settings.targetUrl, table });
+  if (!result.equal) throw new VerificationError(`${tableLabel(table)} differs: ${result.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`).join(', ')}`, { differences: result.differences });
+  return { rows: result.sourceRows, segments: result.buckets };
+}
+
+const phases: Phase<Options>[] = [
+  {
     id: 'preflight',
     title: 'source table and target database reachable',
+    transaction: false,
+    idempotent: true,
     async run(ctx) {
       const table = tableOf(ctx);
-      const info = await withClient(ctx.options.sourceUrl, (c) => describeTable(c, table), '--source-url');
+      const info = await withClient(ctx.settings.sourceUrl, (c) => describeTable(c, table), '--source-url');
       if (info.primaryKey.length === 0) throw new ConfigError(`${tableLabel(table)} has no primary key; the copy needs one to verify by key`);
       return { table: tableLabel(table), columns: info.columns.length, estimatedRows: info.estimatedRows, primaryKey: info.primaryKey };
     },
   },
-  backfill: {
+  {
     id: 'backfill',
     title: 'parallel COPY by key ranges, batch ledger, indexes after data',
+    // Each batch commits with its ledger row; a re-run copies only what is pending.
+    transaction: false,
+    idempotent: true,
     async run(ctx) {
       const table = tableOf(ctx);
-      const result = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.options.sourceUrl, targetUrl: ctx.options.targetUrl, source: table, target: table, jobs: ctx.options.jobs, schema: 'faithful' });
-      return { ...result };
+      // Journal, before the copy touches it, that this plan creates the table (the faithful copy refuses one it did not create).
+      if (!ctx.recorded('backfill').created && !(await exists(ctx, qualify(table)))) await ctx.note({ created: true });
+      const onProgress = (done: number, total: number) => {
+        ctx.progress(done, total, 'batches');
+        ctx.checkpoint('batch');
+      };
+      const { created: createdObjects, ...result } = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: table, target: table, jobs: ctx.settings.jobs, schema: 'faithful', onProgress });
+      return { ...result, createdObjects, created: Boolean(ctx.recorded('backfill').created) };
     },
     async rollback(ctx) {
       const table = tableOf(ctx);
-      await rollbackCopy(ctx.target, ctx.plan.id, table);
+      // Only what this copy created, as its ledger recorded it with the DDL (one transaction); nothing when it created nothing.
+      if (ctx.recorded('backfill').created) await rollbackCopy(ctx.target, ctx.plan.id, table);
     },
   },
-  verify: {
-    id: 'verify',
-    title: 'row counts and segment hashes in both databases',
-    async run(ctx) {
-      const table = tableOf(ctx);
-      const result = await compareTables({ url: ctx.options.sourceUrl, table }, { url: ctx.options.targetUrl, table });
-      if (!result.equal) throw new VerificationError(`${tableLabel(table)} differs: ${result.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`).join(', ')}`, { differences: result.differences });
-      return { rows: result.sourceRows, segments: result.buckets };
-    },
-  },
-} satisfies Record<string, Phase>;
+  { id: 'verify', title: 'row counts and segment hashes in both databases', transaction: false, idempotent: true, run: verifyTable },
+];
 
-export const copyTable: Plan = {
+export const copyTable = definePlan<Options>({
   id: 'copy-table',
   title: 'copy and verify one table from source to target',
   source: 'generic',
   crossDatabase: true,
-  phases: [copyPhases.preflight, copyPhases.backfill, copyPhases.verify],
-  parity: async (ctx) => (await copyPhases.verify.run(ctx)) ?? {},
-};
+  options: OPTIONS,
+  scope: (options) => tableLabel(parseTableName(options.table)),
+  phases,
+  parity: verifyTable,
+});

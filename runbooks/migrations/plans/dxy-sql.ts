@@ -107,9 +107,10 @@ VALUES ('DXY', 'currency_index', 'US Dollar Index - 6 FX components', true, true
 ON CONFLICT (canonical_symbol) DO UPDATE SET metadata = EXCLUDED.metadata, updated_at = NOW()`;
 
 const VIEW_COLUMNS = 'ts_utc, open, high, low, close, vol, vwap, trade_count';
-/** Readers use this view; cutover repoints it in one statement. */
-export const VIEW_ON_DERIVED = `CREATE OR REPLACE VIEW public.dxy_bars_1m AS SELECT ${VIEW_COLUMNS} FROM derived_data_bars WHERE ${DXY_1M} AND deleted_at IS NULL`;
-export const VIEW_ON_DATA_BARS = `CREATE OR REPLACE VIEW public.dxy_bars_1m AS SELECT ${VIEW_COLUMNS} FROM data_bars WHERE ${DXY_1M}`;
+/** Readers use this view; cutover replaces it atomically (column types may differ between the tables). */
+export const VIEW = 'public.dxy_bars_1m';
+export const VIEW_ON_DERIVED = `SELECT ${VIEW_COLUMNS} FROM public.derived_data_bars WHERE ${DXY_1M} AND deleted_at IS NULL`;
+export const VIEW_ON_DATA_BARS = `SELECT ${VIEW_COLUMNS} FROM public.data_bars WHERE ${DXY_1M}`;
 
 /** pgroll-style dual-write: new DXY 1m rows in derived_data_bars are mirrored into data_bars. */
 export const DUAL_WRITE = `

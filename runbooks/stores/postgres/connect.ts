@@ -1,11 +1,10 @@
 import pg from 'pg';
 import { ConfigError } from '../../engine/errors';
+import { maskUrl } from '../../engine/mask';
 
 // Return int8 and numeric as strings (no float rounding); timestamps as text
 // are handled by the queries that need them.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => v);
-
-const redact = (url: string): string => url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
 
 /**
  * Connect, turning the errors an operator can fix (host, port, password,
@@ -24,7 +23,7 @@ export async function connect(url: string, label = 'DATABASE_URL', applicationNa
   } catch (error) {
     await client.end().catch(() => undefined);
     const err = error as NodeJS.ErrnoException & { code?: string };
-    const where = redact(url);
+    const where = maskUrl(url);
     if (err.code === '28P01' || err.code === '28000') throw new ConfigError(`${label}: authentication failed for ${where}`, { hint: 'check the user and password in the URL' });
     if (err.code === '3D000') throw new ConfigError(`${label}: ${err.message} (${where})`, { pgCode: err.code });
     if (err.code === 'ECONNREFUSED' || err.code === 'ENOTFOUND' || err.code === 'EHOSTUNREACH' || /timeout/i.test(err.message)) {

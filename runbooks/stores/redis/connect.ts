@@ -1,7 +1,6 @@
 import { Redis } from 'ioredis';
 import { ConfigError } from '../../engine/errors';
-
-const redact = (url: string): string => url.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
+import { maskUrl } from '../../engine/mask';
 
 /** A URL without a password gets REDISCLI_AUTH's (as redis-cli does), so none needs to be on a command line. */
 export function withEnvAuth(url: string): string {
@@ -20,8 +19,8 @@ export async function connectRedis(url: string, label = 'REDIS_URL'): Promise<Re
   } catch (error) {
     redis.disconnect();
     const message = (error as Error).message;
-    if (/WRONGPASS|NOAUTH|invalid password/i.test(message)) throw new ConfigError(`${label}: authentication failed for ${redact(url)}`, { hint: 'check the password (in the URL, or REDISCLI_AUTH)' });
-    throw new ConfigError(`${label}: cannot reach ${redact(url)} (${message})`);
+    if (/WRONGPASS|NOAUTH|invalid password/i.test(message)) throw new ConfigError(`${label}: authentication failed for ${maskUrl(url)}`, { hint: 'check the password (in the URL, or REDISCLI_AUTH)' });
+    throw new ConfigError(`${label}: cannot reach ${maskUrl(url)} (${message})`);
   }
   return redis;
 }
