@@ -7,7 +7,11 @@ export const STORES = ['postgres', 'redis', 'qdrant'] as const;
 export type Store = (typeof STORES)[number];
 
 const fileSchema = z.object({ path: z.string(), size: z.number(), sha256: z.string().regex(/^[0-9a-f]{64}$/) });
-const tableSchema = z.object({ table: z.string(), rows: z.number(), hash: z.string(), algo: z.enum(['record', 'md5']).default('md5') });
+const columnSchema = z.object({ name: z.string(), type: z.string() });
+// algo `named` is verify/row-hash.ts; `record` and `md5` are older backups' row hashes.
+const tableSchema = z.object({ table: z.string(), rows: z.number(), hash: z.string(), algo: z.enum(['named', 'record', 'md5']).default('md5'), columns: z.array(columnSchema).optional() });
+/** Where a backup came from: restore --latest and retention never mix sources. */
+const sourceSchema = z.object({ systemIdentifier: z.string().optional(), database: z.string().optional(), host: z.string().optional() });
 
 /**
  * The record of one backup. Written last: a backup without a manifest does
@@ -23,8 +27,11 @@ export const manifestSchema = z.object({
   server: z.object({ version: z.string(), extensions: z.record(z.string(), z.string()).default({}) }),
   startedAt: z.string(),
   finishedAt: z.string(),
-  /** Newest data timestamp in the backup: RPO is measured from here. */
+  /** Newest data timestamp in the backup (information; RPO is measured from recoveryPoint). */
   dataUpTo: z.string().nullable(),
+  /** The instant the backup is consistent at (snapshot, backup stop, RDB save, snapshot creation); absent in old manifests. */
+  recoveryPoint: z.string().optional(),
+  source: sourceSchema.optional(),
   files: z.array(fileSchema),
   tables: z.array(tableSchema).default([]),
   /** Store-specific facts: pgBackRest label and WAL range, Redis DBSIZE, Qdrant points. */
