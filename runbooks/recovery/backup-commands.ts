@@ -3,6 +3,7 @@ import { numberFlag, stringFlag } from '../engine/cli';
 import { postgresUrl, validated } from '../engine/config';
 import { UsageError, VerificationError } from '../engine/errors';
 import { isGood, listBackups, readManifest, recordVerification, STORES, type Manifest, type Store } from '../repository/manifest';
+import { sourceLabel } from '../repository/backup-source';
 import { planPrune } from '../repository/retention';
 import { verifyArtifacts } from '../repository/transfer';
 import { pgbackrest, requireConfig } from '../stores/postgres/pgbackrest';
@@ -13,7 +14,9 @@ const summarise = (m: Manifest) => ({
   id: m.id,
   store: m.store,
   kind: m.kind,
+  source: sourceLabel(m),
   finishedAt: m.finishedAt,
+  recoveryPoint: m.recoveryPoint ?? null,
   dataUpTo: m.dataUpTo,
   bytes: m.files.reduce((sum, f) => sum + f.size, 0),
   files: m.files.length,
@@ -75,7 +78,7 @@ async function list({ run, flags, settings }: CliContext): Promise<CommandResult
   for (const e of entries) {
     const s = summarise(e.manifest);
     const verified = e.verification ? (e.verification.ok ? `verified ${e.verification.at.slice(0, 16)}` : 'FAILED VERIFY') : 'not re-verified';
-    run.info(`${s.id.padEnd(46)} ${s.finishedAt.slice(0, 19)}  ${(s.bytes / 1048576).toFixed(1).padStart(8)} MiB  data to ${s.dataUpTo?.slice(0, 19) ?? '?'}  ${verified}`);
+    run.info(`${s.id.padEnd(46)} ${s.source.padEnd(32)} ${s.finishedAt.slice(0, 19)}  ${(s.bytes / 1048576).toFixed(1).padStart(8)} MiB  data to ${s.dataUpTo?.slice(0, 19) ?? '?'}  ${verified}`);
   }
   return { figures: { repo: repo.url, env, count: entries.length, backups: entries.map((e) => ({ ...summarise(e.manifest), good: isGood(e), verification: e.verification ?? null })) } };
 }

@@ -1,3 +1,4 @@
+import { sourceKey } from './backup-source';
 import { isGood, type BackupEntry } from './manifest';
 
 export interface PrunePlan {
@@ -6,8 +7,8 @@ export interface PrunePlan {
 }
 
 /**
- * Rolling retention that can never lose the last good backup: per store and
- * kind, a backup older than the window goes only if a newer good backup
+ * Rolling retention that can never lose the last good backup: per store,
+ * kind and source (database or cluster), a backup older than the window goes only if a newer good backup
  * covers it. The newest good backup stays whatever its age.
  */
 export function planPrune(entries: BackupEntry[], now: Date, retentionDays: number): PrunePlan {
@@ -15,7 +16,8 @@ export function planPrune(entries: BackupEntry[], now: Date, retentionDays: numb
   const plan: PrunePlan = { delete: [], keep: [] };
   const groups = new Map<string, BackupEntry[]>();
   for (const entry of entries) {
-    const key = `${entry.manifest.store}/${entry.manifest.kind}`;
+    // One database's backups never cover another's: group by source too.
+    const key = `${entry.manifest.store}/${entry.manifest.kind}/${sourceKey(entry.manifest)}`;
     groups.set(key, [...(groups.get(key) ?? []), entry]);
   }
   for (const group of groups.values()) {
