@@ -33,14 +33,18 @@ export async function eventTimeColumns(client: pg.ClientBase, table: TableName):
 export interface TableShape {
   table: TableName;
   columns: HashColumn[];
-  /** Inheritance parents are scanned ONLY (children are tables of their own); partitioned tables whole. */
-  only: boolean;
 }
 
+/**
+ * A table is scanned with its inheritance children and partitions (not
+ * ONLY): a TimescaleDB hypertable's rows live in its chunks. Children are
+ * projected onto the parent's columns by name, so their own column order
+ * does not matter.
+ */
 export async function tableShape(client: pg.ClientBase, table: TableName): Promise<TableShape> {
-  const { rows } = await client.query<{ relkind: string }>('SELECT relkind FROM pg_class WHERE oid = to_regclass($1)', [qualify(table)]);
-  if (!rows[0]) throw new Error(`${tableLabel(table)}: no such table`);
-  return { table, columns: await hashColumns(client, qualify(table)), only: rows[0].relkind !== 'p' };
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [qualify(table)]);
+  if (!rows[0]?.ok) throw new Error(`${tableLabel(table)}: no such table`);
+  return { table, columns: await hashColumns(client, qualify(table)) };
 }
 
 interface QueryOptions {
@@ -55,9 +59,9 @@ const ALIAS = 'tv_row';
 
 async function runFingerprint(client: pg.ClientBase, shape: TableShape, opts: QueryOptions): Promise<{ rows: number; hash: string; newest: string | null }> {
   const legacy = opts.algo !== ROW_HASH_ALGO;
-  // Backups made before `named` hashed the whole row (t, inheritance children included): reproduce that exactly.
+  // Backups made before `named` hashed the whole row as "t": reproduce that exactly.
   const alias = legacy ? 't' : ALIAS;
-  const from = `${legacy || !shape.only ? '' : 'ONLY '}${qualify(shape.table)} AS ${alias}`;
+  const from = `${qualify(shape.table)} AS ${alias}`;
   const where: string[] = [];
   if (opts.blocks && (opts.blocks.from > 0 || opts.blocks.to !== null)) {
     where.push(`${alias}.ctid >= '(${opts.blocks.from},0)'::tid`);
@@ -96,7 +100,7 @@ export async function fingerprintTable(client: pg.ClientBase, table: TableName, 
     if (opts.inTransaction) await client.query('RELEASE SAVEPOINT tv_fingerprint');
   } catch (error) {
     if (opts.inTransaction) await client.query('ROLLBACK TO SAVEPOINT tv_fingerprint');
-    throw await explainHashFailure(client, `ONLY ${qualify(table)}`, tableLabel(table), shape.columns, error);
+    throw await explainHashFailure(client, qualify(table), tableLabel(table), shape.columns, error);
   }
   return {
     table: tableLabel(table),
@@ -155,7 +159,7 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
       shapes.set(tableLabel(table), shape);
       const { rows } = await first.query<{ blocks: string }>(`SELECT (pg_relation_size(to_regclass($1)) / current_setting('block_size')::int)::text AS blocks`, [qualify(table)]);
       const blocks = Number(rows[0]?.blocks ?? 0);
-      const parts = blocks > 2048 && shape.only ? workers : 1;
+      const parts = blocks > 2048 ? workers : 1;
       const step = Math.ceil(blocks / parts);
       for (let i = 0; i < parts; i++) chunks.push({ shape, algo, blocks: { from: i * step, to: i === parts - 1 ? null : (i + 1) * step } });
     }
@@ -176,7 +180,7 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
           part = await runFingerprint(client, chunk.shape, { algo: chunk.algo, blocks: chunk.blocks });
         } catch (error) {
           failed = true;
-          throw await explainHashFailure(client, `ONLY ${qualify(chunk.shape.table)}`, label, chunk.shape.columns, error);
+          throw await explainHashFailure(client, qualify(chunk.shape.table), label, chunk.shape.columns, error);
         }
         const acc = sums.get(label) ?? { rows: 0, hash: 0n };
         sums.set(label, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
