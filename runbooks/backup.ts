@@ -4,7 +4,6 @@
  *   npx tsx runbooks/backup.ts list | verify <id> | prune [--dry-run]
  */
 import { runCli } from './engine/cli';
-import { backupCommand } from './recovery/backup-commands';
 
 const usage = `
 Usage: npx tsx runbooks/backup.ts <command> [flags]
@@ -44,5 +43,6 @@ await runCli({
     collection: { type: 'string', multiple: true },
     'retention-days': { type: 'string' },
   },
-  main: backupCommand,
+  // Loaded on use, so --help starts fast.
+  main: async (ctx) => (await import('./recovery/backup-commands')).backupCommand(ctx),
 });

@@ -3,7 +3,6 @@
  *   npx tsx runbooks/env.ts snapshot|list|show|diff|restore|export --service S …
  */
 import { runCli } from './engine/cli';
-import { envCommand } from './env/commands';
 
 const usage = `
 Usage: npx tsx runbooks/env.ts <command> --service NAME [flags]
@@ -44,5 +43,5 @@ await runCli({
     prune: { type: 'boolean', default: false },
     reveal: { type: 'boolean', default: false },
   },
-  main: envCommand,
+  main: async (ctx) => (await import('./env/commands')).envCommand(ctx),
 });

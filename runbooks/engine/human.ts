@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { EventSink, RunEvent } from './events';
 import type { Masker } from './mask';
 import { formatMs } from './format';
+import { originText, type SettingOrigin } from './where';
 
 const useColor = (out: Writable): boolean =>
   Boolean((out as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR;
@@ -36,6 +37,9 @@ export class HumanSink implements EventSink {
         break;
       case 'warn':
         this.line(`${this.paint(33, '!')} ${step ? step + ': ' : ''}${String(e.message ?? '')}`);
+        break;
+      case 'target':
+        this.line(`  ${this.paint(36, '→')} ${String(e.setting).padEnd(16)} ${String(e.where)}  ${this.paint(2, originText(e.origin as SettingOrigin))}`);
         break;
       case 'info':
         this.line(`  ${String(e.message ?? '')}`);

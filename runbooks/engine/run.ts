@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import os from 'node:os';
 import type { Writable } from 'node:stream';
 import { AuditSink, JsonSink, type EventKind, type EventSink, type RunEvent } from './events';
 import { HumanSink } from './human';
@@ -48,6 +49,17 @@ export interface StepTiming {
   status: 'ok' | 'failed' | 'planned';
 }
 
+/** Who ran it: the login behind sudo when there is one. */
+function operator(): string {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    /* no passwd entry (containers) */
+  }
+  return process.env.SUDO_USER ? `${process.env.SUDO_USER} (as ${user})` : user;
+}
+
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${crypto.randomBytes(3).toString('hex')}`;
@@ -88,7 +100,7 @@ export class Run {
       this.audit = new AuditSink(opts.masker, auditDir(), opts.runbook, this.id);
       this.sinks.push(this.audit);
     }
-    this.emit('start', undefined, { command: opts.command, dryRun: opts.dryRun, pid: process.pid });
+    this.emit('start', undefined, { command: opts.command, dryRun: opts.dryRun, pid: process.pid, argv: process.argv.slice(2), operator: operator() });
   }
 
   get auditFile(): string | undefined {
