@@ -84,7 +84,7 @@ export class Run {
   private readonly stdout: Writable;
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private lastProgressEvent = 0;
-  /** A step that may change something has started (then a usage/config error is exit 1, not 2). */
+  /** Something outside the run was changed (then a usage/config error is exit 1, not 2). */
   private changing = false;
   private finished = false;
   private finishing?: Promise<ExitCode>;
@@ -137,6 +137,15 @@ export class Run {
     this.audit?.writeRaw({ ts: new Date().toISOString(), run: this.id, ...record });
   }
 
+  /**
+   * Record that this run has changed something (created a database, wrote to
+   * a repository): from now on a usage or config error cannot honestly say
+   * "nothing was changed" (exit 2); it is a failure while running (exit 1).
+   */
+  markChanged(): void {
+    this.changing = true;
+  }
+
   onCleanup(fn: () => Promise<void> | void): void {
     this.cleanups.unshift(fn);
   }
@@ -158,7 +167,6 @@ export class Run {
       return opts.dryRunResult as T;
     }
     if (opts.confirm) await confirmDestructive(opts.confirm, { yes: this.yes });
-    if (!opts.readOnly && !opts.confirm) this.changing = true;
     const started = performance.now();
     const fields: Record<string, unknown> = {};
     let note: string | undefined;

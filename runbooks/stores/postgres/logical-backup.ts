@@ -85,6 +85,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
   });
 
   const files = await run.step('upload to repository', async (step) => {
+    run.markChanged();
     const uploaded = await uploadDir(opts.repo, `${backupPrefix(opts.env, 'postgres', id)}/dump`, staging);
     const bytes = uploaded.reduce((sum, f) => sum + f.size, 0);
     step.record({ files: uploaded.length, bytes });

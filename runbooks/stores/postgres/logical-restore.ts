@@ -147,6 +147,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   }
 
   const prepared = await run.step('prepare target database', async (step) => {
+    run.markChanged();
     const result = await prepareTarget(restoreUrl, manifest.id, run.id);
     step.note(result.resumed ? 'recreated after an interrupted restore' : result.created ? 'created' : 'empty, ready');
     return result;

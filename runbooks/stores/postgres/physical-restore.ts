@@ -78,6 +78,7 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
   else if (opts.label) args.push(`--set=${opts.label}`, '--type=immediate', '--target-action=promote');
 
   const restored = await run.step('pgbackrest restore (checksums checked per file)', async (step) => {
+    run.markChanged();
     const dir = await opts.provisioner.newDataDir();
     step.note(`${recoveryTarget} → new data directory ${dir.dataDir}`);
     await pgbackrest(opts.pgbackrest, [...args, `--pg1-path=${dir.dataDir}`]);
