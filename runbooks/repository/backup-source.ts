@@ -8,7 +8,7 @@ import type { Manifest } from './manifest';
  */
 export function sourceKey(manifest: Manifest): string {
   const source = manifest.source;
-  const database = source?.database ?? (typeof manifest.details.database === 'string' ? manifest.details.database : undefined);
+  const database = source?.database ?? (typeof manifest.details?.database === 'string' ? manifest.details.database : undefined);
   const cluster = source?.systemIdentifier ?? source?.host ?? '';
   if (manifest.kind === 'physical') return cluster ? `cluster ${cluster}` : '';
   if (manifest.store !== 'postgres') return cluster;
@@ -18,7 +18,7 @@ export function sourceKey(manifest: Manifest): string {
 /** Short human form for listings: "corpus1 @ 7710850850546506428". */
 export function sourceLabel(manifest: Manifest): string {
   const source = manifest.source;
-  const database = source?.database ?? (typeof manifest.details.database === 'string' ? manifest.details.database : undefined);
+  const database = source?.database ?? (typeof manifest.details?.database === 'string' ? manifest.details.database : undefined);
   const cluster = source?.systemIdentifier ?? source?.host;
   if (manifest.kind === 'physical') return cluster ? `cluster ${cluster}` : 'cluster ?';
   if (!database && !cluster) return '?';
