@@ -31,6 +31,7 @@ await runCli({
   runbook: 'backup',
   usage,
   commands: ['postgres', 'redis', 'qdrant', 'all', 'list', 'verify', 'prune'] as const,
+  readOnlyCommands: ['list'],
   options: {
     kind: { type: 'string' },
     type: { type: 'string' },

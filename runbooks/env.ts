@@ -31,6 +31,7 @@ await runCli({
   runbook: 'env',
   usage,
   commands: ['snapshot', 'list', 'show', 'diff', 'restore', 'export'] as const,
+  readOnlyCommands: ['list', 'show', 'diff'],
   options: {
     service: { type: 'string' },
     from: { type: 'string' },

@@ -25,6 +25,7 @@ await runCli({
   runbook: 'local',
   usage,
   commands: ['up', 'down', 'status'] as const,
+  readOnlyCommands: ['status'],
   options: { purge: { type: 'boolean', default: false } },
   async main({ run, command, flags }) {
     const { down, status, up } = await import('./local/stack');

@@ -34,6 +34,8 @@ export interface RunbookSpec {
   commands?: readonly string[];
   /** Whether this runbook writes an audit log (default true). */
   audit?: boolean;
+  /** Commands that only read and report (list, status): they leave no audit log behind. */
+  readOnlyCommands?: readonly string[];
   main(ctx: CliContext): Promise<CommandResult | void>;
 }
 
@@ -138,7 +140,7 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
     masker,
     stdout,
     stderr,
-    audit: spec.audit,
+    audit: spec.audit !== false && !spec.readOnlyCommands?.includes(command ?? ''),
   });
   (await import('./shell')).routeZxLog(run);
   guardExitCode(run);

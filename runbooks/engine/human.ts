@@ -33,7 +33,7 @@ export class HumanSink implements EventSink {
         this.line(`${this.paint(33, '○')} ${step}${e.detail ? this.paint(2, `  ${String(e.detail)}`) : ''}  ${this.paint(2, '(dry run: not executed)')}`);
         break;
       case 'end':
-        this.line(`${this.paint(32, '✓')} ${step.padEnd(44)} ${formatMs(Number(e.ms ?? 0))}${e.note ? this.paint(2, `  ${String(e.note)}`) : ''}`);
+        this.line(`${e.status === 'failed' ? this.paint(31, '✗') : this.paint(32, '✓')} ${step.padEnd(44)} ${formatMs(Number(e.ms ?? 0))}${e.note ? this.paint(2, `  ${String(e.note)}`) : ''}`);
         break;
       case 'warn':
         this.line(`${this.paint(33, '!')} ${step ? step + ': ' : ''}${String(e.message ?? '')}`);

@@ -41,6 +41,8 @@ export interface StepContext {
   record(fields: Record<string, unknown>): void;
   /** A short note printed with the step's end line. */
   note(text: string): void;
+  /** The step ran to its end but its verdict is a failure (a drill scenario): shown as failed, not thrown. */
+  fail(text: string): void;
 }
 
 export interface StepTiming {
@@ -170,6 +172,7 @@ export class Run {
     const started = performance.now();
     const fields: Record<string, unknown> = {};
     let note: string | undefined;
+    let status: 'ok' | 'failed' = 'ok';
     const bar = this.json ? undefined : new ProgressBar(name, (this.opts.stderr ?? process.stderr) as NodeJS.WriteStream);
     this.emit('start', name, opts.detail ? { detail: opts.detail } : {});
     const ctx: StepContext = {
@@ -185,13 +188,17 @@ export class Run {
       note: (text) => {
         note = text;
       },
+      fail: (text) => {
+        status = 'failed';
+        note = text;
+      },
     };
     try {
       const result = await fn(ctx);
       bar?.done();
       const ms = Math.round(performance.now() - started);
-      this.steps.push({ step: name, ms, status: 'ok' });
-      this.emit('end', name, { ms, status: 'ok', ...(note ? { note } : {}), ...fields });
+      this.steps.push({ step: name, ms, status });
+      this.emit('end', name, { ms, status, ...(note ? { note } : {}), ...fields });
       return result;
     } catch (error) {
       bar?.done();

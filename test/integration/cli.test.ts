@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -104,3 +105,34 @@ describe('where it acts', () => {
     expect(out.stderr).not.toContain(password);
   });
 });
+
+describe('drill --dry-run', () => {
+  it('prints the plan of every step and starts nothing', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-drill-plan-'));
+    const out = spawnSync(process.execPath, [bin, 'drill', '--dry-run', '--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, TICKVAULT_HOME: home } });
+    expect(out.status).toBe(0);
+    const events = ndjson(out.stdout);
+    const planned = events.filter((e) => e.event === 'plan').map((e) => e.step);
+    expect(planned).toHaveLength(9);
+    expect(planned.filter((s) => String(s).startsWith('disaster '))).toHaveLength(4);
+    expect(fs.existsSync(path.join(home, 'drill'))).toBe(false);
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+});
+
+describe('audit log', () => {
+  const stack = inject('stack');
+  it('is written for commands that act, and not for read-only listings', () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-audit-'));
+    fs.cpSync(path.join(stack.home, 'local', 'env'), path.join(home, 'local', 'env'), { recursive: true });
+    const audits = () => (fs.existsSync(path.join(home, 'audit')) ? fs.readdirSync(path.join(home, 'audit'), { recursive: true }).filter((f) => String(f).endsWith('.jsonl')) : []);
+    const run = (...args: string[]) => spawnSync(process.execPath, [bin, ...args, '--json'], { cwd: root, encoding: 'utf8', env: { ...process.env, TICKVAULT_HOME: home } }).status;
+    expect(run('backup', 'list')).toBe(0);
+    expect(run('migrate', 'plans')).toBe(0);
+    expect(audits()).toEqual([]);
+    expect(run('backup', 'verify', 'no-such-backup')).not.toBe(0);
+    expect(audits()).toHaveLength(1);
+    fs.rmSync(home, { recursive: true, force: true });
+  });
+});
+

@@ -22,6 +22,8 @@ export interface DrillReport {
   startedAt: string;
   finishedAt: string;
   scale: number;
+  /** The TimescaleDB version drilled, when the stack has it. */
+  timescaledb?: string;
   passed: boolean;
   backups: Invocation[];
   scenarios: ScenarioResult[];

@@ -1,9 +1,11 @@
-import { ConfigError, VerificationError } from '../../engine/errors';
+import { ConfigError } from '../../engine/errors';
 import type { Run } from '../../engine/run';
 import { databaseName } from './binaries';
 import { withClient } from './connect';
 import { fingerprintTable, listTables, newestOf } from './fingerprint';
 import { archivedWalEnd, pgbackrest, pgbackrestInfo, type PgBackRestTarget } from './pgbackrest';
+import { checkTargetTime, pitrWindow, segmentEndLsn } from './pitr-window';
+import { waitForPromotion } from './recovery-watch';
 
 /**
  * Where a physical restore's new cluster comes from. recovery/ injects it
@@ -45,31 +47,21 @@ export interface PhysicalRestoreResult {
   lastReplayedCommit: string | null;
 }
 
-/** Poll until check() is true or the time is up (a server promoting, not a test waiting). */
-async function until(check: () => Promise<boolean>, timeoutMs: number, intervalMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
-}
-
 /**
  * pgBackRest restore into a new data directory (never over a live one),
  * started on a free port and registered so `local.ts down` stops it.
  */
 export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): Promise<PhysicalRestoreResult> {
-  await run.step('inspect pgBackRest repository', async (step) => {
+  const endLsn = await run.step('inspect pgBackRest repository', async (step) => {
     const found = await pgbackrestInfo(opts.pgbackrest);
     if (found.backup.length === 0) throw new ConfigError(`stanza "${opts.pgbackrest.stanza}" has no backups to restore`);
     if (opts.label && !found.backup.some((b) => b.label === opts.label)) throw new ConfigError(`pgBackRest set ${opts.label} is not in the repository (expired?)`);
-    if (opts.toTime) {
-      const first = found.backup[0]!.timestamp.stop * 1000;
-      if (opts.toTime.getTime() < first) throw new ConfigError(`--to-time ${opts.toTime.toISOString()} is before the oldest backup finished (${new Date(first).toISOString()})`);
-    }
-    step.record({ backups: found.backup.length, archive: found.archive[0] });
-    return found.backup.length;
+    const window = await pitrWindow(opts.pgbackrest, found, opts.sourceUrl);
+    // Test hook only: lets a test drive recovery past the archive to prove the watcher fails fast.
+    if (opts.toTime && process.env.TICKVAULT_TEST_SKIP_PITR_WINDOW !== '1') checkTargetTime(opts.toTime, window);
+    step.record({ backups: found.backup.length, archive: found.archive[0], window: { oldest: window.oldest.toISOString(), newest: window.newest?.toISOString() ?? null } });
+    const lastSegment = found.archive.at(-1)?.max;
+    return lastSegment ? segmentEndLsn(lastSegment) : undefined;
   }, { readOnly: true });
 
   const recoveryTarget = opts.toTime ? `time ${opts.toTime.toISOString()}` : opts.label ? `end of ${opts.label}` : 'end of archived WAL';
@@ -89,15 +81,8 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
   const source = new URL(opts.sourceUrl);
   const started = await run.step('start restored cluster and wait for promotion', async (step) => {
     const server = await opts.provisioner.start(restored, { user: decodeURIComponent(source.username), password: decodeURIComponent(source.password), database: databaseName(opts.sourceUrl) });
-    const promoted = await until(async () => {
-      try {
-        const rows = await withClient(server.url, (c) => c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'));
-        return rows.rows[0]?.r === false;
-      } catch {
-        return false;
-      }
-    }, 300_000, 250);
-    if (!promoted) throw new VerificationError(`the restored cluster on port ${server.port} did not finish recovery; see ${server.logFile}`);
+    const replay = await waitForPromotion({ url: server.url, dataDir: restored.dataDir, logFile: server.logFile, endLsn, progress: step.progress });
+    step.record({ replayedLsn: replay.replayedLsn, lastReplayedCommit: replay.lastReplayedCommit?.toISOString() });
     step.note(`port ${server.port}`);
     return server;
   });
