@@ -182,3 +182,8 @@ SELECT lo_from_bytea(0, decode(repeat('00ff', 5000), 'hex'));
 CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.note := coalesce(NEW.note, 'touched'); RETURN NEW; END $$;
 CREATE TRIGGER measurements_touch BEFORE INSERT ON measurements_2026 FOR EACH ROW EXECUTE FUNCTION touch();
 COMMENT ON TABLE "Odd Schema"."Order Items" IS 'odd identifiers; don''t break';
+
+-- A type outside public: its printed name depends on search_path, which the
+-- test sets per database (ALTER DATABASE … SET search_path).
+CREATE TYPE "Odd Schema".odd_kind AS ENUM ('a', 'b');
+ALTER TABLE "Odd Schema"."Order Items" ADD COLUMN kind "Odd Schema".odd_kind DEFAULT 'b';

@@ -65,4 +65,6 @@ export const NORMALISE_SESSION = [
   "SET bytea_output = 'hex'",
   // Fail loudly instead of hashing only the rows a row-level security policy lets through.
   'SET row_security = off',
+  // Type names (format_type) must not depend on a database's own search_path setting.
+  'SET search_path = pg_catalog, public',
 ].join('; ');
