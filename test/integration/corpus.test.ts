@@ -140,7 +140,7 @@ describe('torture corpus: backup, restore and verify agree with independent chec
     const again = `${restored}_rpo`;
     const restore = settled(await runRunbook('restore', ['postgres', '--latest', '--database-url', source, '--target-url', again, '--json', '--scenario', 'corruption'], { env }));
     expect(restore.code, restore.stdout).toBe(0);
-    expect(restore.summary).toMatchObject({ backupId, objectives: { rpoMet: true, recoveryPoint: { basis: 'snapshot time of the dump' } } });
+    expect(restore.summary).toMatchObject({ backupId, objectives: { rpoMet: true, recoveryPoint: { basis: 'snapshot time of the dump' } }, materializedViews: { count: 2, refreshed: 1 }, databasePropertiesNotCarried: [] });
     expect(restore.summary!.rpoMs as number).toBeLessThan(3_600_000);
   });
 

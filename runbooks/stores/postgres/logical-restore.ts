@@ -188,6 +188,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     const views = await withClient(restoreUrl, (c) => c.query<{ n: string; populated: string }>('SELECT count(*)::text AS n, count(*) FILTER (WHERE ispopulated)::text AS populated FROM pg_matviews'));
     const mv = views.rows[0]!;
     step.record({ databaseProperties: blocks.length - failed.length, notCarried: failed, materializedViews: Number(mv.n), materializedViewsPopulated: Number(mv.populated) });
+    run.report({ materializedViews: { count: Number(mv.n), refreshed: Number(mv.populated) }, databasePropertiesNotCarried: failed });
     step.note(`${blocks.length - failed.length}/${blocks.length} applied; ${mv.n} materialized view(s), ${mv.populated} refreshed by pg_restore`);
   });
   await markRestored(restoreUrl);
