@@ -9,6 +9,7 @@ import { numberFlag, runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
 import { UsageError } from './engine/errors';
 import { parseDuration } from './engine/format';
+import { copySummary } from './migrations/copy/summary';
 import { planStatus, rollbackPlan, runPlan, watchParity } from './migrations/engine';
 import { PHASES, type PhaseId, type PlanOptions } from './migrations/plan';
 import { findPlan, PLANS } from './migrations/plans';
@@ -108,6 +109,8 @@ await runCli({
     if (phase && !PHASES.includes(phase)) throw new UsageError(`--phase must be one of ${PHASES.join(', ')}`);
     if (phase && flags.all) throw new UsageError('--phase and --all exclude each other');
     const result = await runPlan(run, plan, options, { all: Boolean(flags.all), ...(phase ? { phase } : {}) });
-    return { figures: { plan: plan.id, ...result } };
+    // A table copy's summary says what the target did not get (notCarried) and what the copy created.
+    const copy = options.table && !run.dryRun ? await copySummary(options.targetUrl, plan.id, options.table) : undefined;
+    return { figures: { plan: plan.id, ...result, ...(copy ?? {}) } };
   },
 });

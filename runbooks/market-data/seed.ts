@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { RefusedError } from '../engine/errors';
+import { pgWorker, runPool } from '../engine/pool';
 import type { Run } from '../engine/run';
 import { connect } from '../stores/postgres/connect';
 import { copyChunksInto } from '../stores/postgres/copy-in';
@@ -74,21 +75,14 @@ export async function seedDatabase(run: Run, opts: SeedOptions): Promise<SeedRes
     const queue = [...SEED_TABLES].sort((a, b) => sources[b].rows - sources[a].rows);
     let bytesDone = 0;
     let rowsDone = 0;
-    const worker = async () => {
-      const client = await connect(opts.databaseUrl);
-      try {
-        for (let table = queue.shift(); table; table = queue.shift()) {
-          counts[table] = await copyChunksInto(client, `public.${table}`, sources[table].chunks(), (chunk) => {
-            bytesDone += chunk.length;
-            rowsDone += countLines(chunk);
-            step.progress(rowsDone, total, 'rows');
-          });
-        }
-      } finally {
-        await client.end();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.max(1, opts.jobs ?? 2) }, worker));
+    // One shared pool: the first failed load cancels the others and every connection is closed.
+    await runPool(queue, { workers: Math.max(1, opts.jobs ?? 2), open: () => connect(opts.databaseUrl), ...pgWorker((client: pg.Client) => [client]) }, async (table, client) => {
+      counts[table] = await copyChunksInto(client, `public.${table}`, sources[table].chunks(), (chunk) => {
+        bytesDone += chunk.length;
+        rowsDone += countLines(chunk);
+        step.progress(rowsDone, total, 'rows');
+      });
+    });
     step.record({ rows: rowsDone, bytes: bytesDone });
     step.note(`${rowsDone.toLocaleString('en-US')} rows`);
   }, { detail: `${total.toLocaleString('en-US')} rows, scale ${opts.scale}, seed ${opts.seed}` });

@@ -1,10 +1,8 @@
-import { spawn } from 'node:child_process';
-import path from 'node:path';
 import pg from 'pg';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { combinedHash, fingerprintTables } from '../../runbooks/stores/postgres/fingerprint';
 import { createDatabase, query } from '../helpers/databases';
-import { root, runRunbook } from '../helpers/runbook';
+import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
 
 const stack = inject('stack');
@@ -29,16 +27,9 @@ beforeAll(async () => {
 describe('copy-table and verify', () => {
   it('a copy killed with kill -9 mid-run resumes from its ledger to an identical hash', async () => {
     const target = await createDatabase(stack.postgresUrl, 'copydst');
-    const args = ['--import', 'tsx', path.join(root, 'runbooks', 'migrate.ts'), 'run', '--plan', 'copy-table', '--all', '--table', 'public.tick_data', '--source-url', source, '--target-url', target, '--json', '--jobs', '1'];
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: 'ignore' });
-    // Kill as soon as some, but not all, batches are committed.
-    let done = 0;
-    for (let i = 0; i < 400 && done === 0; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      done = Number((await query<{ n: string }>(target, "SELECT count(*) AS n FROM tickvault.copy_batches WHERE state = 'done'").catch(() => [{ n: '0' }]))[0]!.n);
-    }
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
+    // Deterministic kill -9: the copy kills itself (SIGKILL) right after its second batch commits.
+    const killed = await runRunbook('migrate', ['run', '--plan', 'copy-table', '--all', '--table', 'public.tick_data', '--source-url', source, '--target-url', target, '--json', '--jobs', '1'], { env: { ...env, TICKVAULT_TEST_KILL_AFTER_BATCHES: '2' } });
+    expect(killed.code).toBe(-1);
     const ledger = await query<{ done: string; total: string }>(target, "SELECT count(*) FILTER (WHERE state = 'done') AS done, count(*) AS total FROM tickvault.copy_batches");
     expect(Number(ledger[0]!.done)).toBeGreaterThan(0);
     expect(Number(ledger[0]!.done)).toBeLessThan(Number(ledger[0]!.total));

@@ -6,16 +6,25 @@ export interface ColumnInfo {
   name: string;
   type: string;
   notNull: boolean;
+  /**
+   * Copy as text: the type (or its element or base type) is not built in, so its
+   * binary form names OIDs, or it has no binary form at all (aclitem).
+   */
+  userType: boolean;
 }
 
 export interface TableInfo {
   table: TableName;
+  /** pg_class.relkind: 'r' plain, 'p' partitioned. */
+  kind: string;
+  /** What to SELECT from: ONLY the table itself when it has inheritance children (they are tables of their own). */
+  from: string;
   columns: ColumnInfo[];
   primaryKey: string[];
   /** Secondary and unique index definitions (not the primary key's). */
   indexes: { name: string; definition: string }[];
   primaryKeyName: string | null;
-  /** Approximate rows (planner estimate) and size in blocks. */
+  /** Approximate rows (planner estimate, partitions included) and size in blocks. */
   estimatedRows: number;
   blocks: number;
 }
@@ -25,8 +34,11 @@ export async function describeTable(client: pg.ClientBase, table: TableName, lab
   const oid = exists[0]?.oid;
   if (!oid) throw new ConfigError(`${label} has no table ${tableLabel(table)}`);
   const columns = await client.query<ColumnInfo>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type, attnotnull AS "notNull"
-       FROM pg_attribute WHERE attrelid = $1::oid AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
+    `SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+            (a.atttypid >= 16384 OR t.typelem >= 16384 OR t.typbasetype >= 16384
+             OR t.typsend = 0 OR t.typreceive = 0 OR e.typsend = 0 OR e.typreceive = 0) AS "userType"
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid LEFT JOIN pg_type e ON e.oid = t.typelem AND t.typelem <> 0
+      WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum`,
     [oid],
   );
   const pk = await client.query<{ name: string; cols: string[] }>(
@@ -42,9 +54,19 @@ export async function describeTable(client: pg.ClientBase, table: TableName, lab
       WHERE x.indrelid = $1::oid AND NOT x.indisprimary ORDER BY 1`,
     [oid],
   );
-  const size = await client.query<{ rows: string; blocks: string }>(`SELECT greatest(reltuples, 0)::bigint::text AS rows, (pg_relation_size($1::oid) / current_setting('block_size')::int)::text AS blocks FROM pg_class WHERE oid = $1::oid`, [oid]);
+  const size = await client.query<{ rows: string; blocks: string; kind: string; children: boolean }>(
+    `WITH RECURSIVE parts(oid) AS (SELECT $1::oid UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN parts p ON i.inhparent = p.oid JOIN pg_class c ON c.oid = i.inhrelid AND c.relispartition)
+     SELECT (SELECT sum(greatest(c.reltuples, 0))::bigint::text FROM parts JOIN pg_class c USING (oid)) AS rows,
+            (pg_relation_size($1::oid) / current_setting('block_size')::int)::text AS blocks,
+            (SELECT relkind::text FROM pg_class WHERE oid = $1::oid) AS kind,
+            EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::oid AND NOT c.relispartition) AS children`,
+    [oid],
+  );
+  const kind = size.rows[0]?.kind ?? 'r';
   return {
     table,
+    kind,
+    from: size.rows[0]?.children ? `ONLY ${qualify(table)}` : qualify(table),
     columns: columns.rows,
     primaryKey: pk.rows[0]?.cols ?? [],
     primaryKeyName: pk.rows[0]?.name ?? null,

@@ -1,9 +1,9 @@
 import { ConfigError, UsageError, VerificationError } from '../../engine/errors';
 import { withClient } from '../../stores/postgres/connect';
-import { parseTableName, qualify, tableLabel } from '../../stores/postgres/sql';
+import { parseTableName, tableLabel } from '../../stores/postgres/sql';
 import { compareTables } from '../../verify/compare';
 import { copyAcross } from '../copy/cross-database';
-import { forgetBatches } from '../copy/ledger';
+import { rollbackCopy } from '../copy/rollback';
 import { describeTable } from '../copy/table-info';
 import type { Phase, PhaseContext, Plan } from '../plan';
 
@@ -29,13 +29,12 @@ export const copyPhases = {
     title: 'parallel COPY by key ranges, batch ledger, indexes after data',
     async run(ctx) {
       const table = tableOf(ctx);
-      const result = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.options.sourceUrl, targetUrl: ctx.options.targetUrl, source: table, target: table, jobs: ctx.options.jobs });
+      const result = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.options.sourceUrl, targetUrl: ctx.options.targetUrl, source: table, target: table, jobs: ctx.options.jobs, schema: 'faithful' });
       return { ...result };
     },
     async rollback(ctx) {
       const table = tableOf(ctx);
-      await ctx.target.query(`DROP TABLE IF EXISTS ${qualify(table)}`);
-      await forgetBatches(ctx.target, ctx.plan.id, tableLabel(table));
+      await rollbackCopy(ctx.target, ctx.plan.id, table);
     },
   },
   verify: {

@@ -1,6 +1,7 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
 import { explainHashFailure, hashColumns, legacyRowHash, ROW_HASH_ALGO, rowHash, type HashColumn, type RowHashAlgo } from '../../verify/row-hash';
+import { pgWorker, runPool } from '../../engine/pool';
 import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from './sql';
 
 /** Row count plus an order-independent content hash, computed in the database. */
@@ -168,29 +169,34 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
     throw error;
   }
   const sums = new Map<string, { rows: number; hash: bigint }>();
-  const queue = [...chunks];
-  let failed = false;
-  const work = async (client: pg.Client) => {
+  if (chunks.length === 0) await first.end();
+  // The shared pool: the first failed chunk cancels the others' scans; every connection is closed.
+  const open = async (i: number) => {
+    const client = i === 0 ? first : await connectTo();
     try {
       await client.query(NORMALISE_SESSION);
-      for (let chunk = queue.shift(); chunk && !failed; chunk = queue.shift()) {
-        const label = tableLabel(chunk.shape.table);
-        let part;
-        try {
-          part = await runFingerprint(client, chunk.shape, { algo: chunk.algo, blocks: chunk.blocks });
-        } catch (error) {
-          failed = true;
-          throw await explainHashFailure(client, qualify(chunk.shape.table), label, chunk.shape.columns, error);
-        }
-        const acc = sums.get(label) ?? { rows: 0, hash: 0n };
-        sums.set(label, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
-      }
-    } finally {
-      await client.end();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
     }
+    return client;
   };
-  const others = await Promise.all(Array.from({ length: Math.max(0, Math.min(workers, chunks.length) - 1) }, () => connectTo()));
-  await Promise.all([work(first), ...others.map(work)]);
+  let opened = 0;
+  try {
+    await runPool(chunks, { workers, open: (i) => (opened++, open(i)), ...pgWorker((c: pg.Client) => [c]) }, async (chunk, client) => {
+      const label = tableLabel(chunk.shape.table);
+      let part;
+      try {
+        part = await runFingerprint(client, chunk.shape, { algo: chunk.algo, blocks: chunk.blocks });
+      } catch (error) {
+        throw await explainHashFailure(client, qualify(chunk.shape.table), label, chunk.shape.columns, error).catch(() => error);
+      }
+      const acc = sums.get(label) ?? { rows: 0, hash: 0n };
+      sums.set(label, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
+    });
+  } finally {
+    if (opened === 0 && chunks.length > 0) await first.end().catch(() => undefined); // the pool stopped before worker 0 took it
+  }
   return tables.map(({ table, algo }) => {
     const s = sums.get(tableLabel(table)) ?? { rows: 0, hash: 0n };
     return { table: tableLabel(table), rows: s.rows, hash: s.hash.toString(), algo, ...(algo === ROW_HASH_ALGO ? { columns: columnList(shapes.get(tableLabel(table))!) } : {}) };
