@@ -11,7 +11,7 @@ const now = new Date('2026-06-30T00:00:00Z');
 const daysAgo = (d: number) => new Date(now.getTime() - d * 86_400_000).toISOString();
 const logical = (id: string, age: number, database: string, systemIdentifier = '7001'): BackupEntry => ({
   manifest: { id, store: 'postgres', kind: 'logical', finishedAt: daysAgo(age), details: {}, source: { systemIdentifier, database, host: 'h:5432' } } as unknown as Manifest,
-  verification: { at: daysAgo(age), ok: true, run: 'r', problems: [] },
+  verification: { id, at: daysAgo(age), ok: true, run: 'r', problems: [] },
 });
 
 describe('retention groups by store, kind and source', () => {
