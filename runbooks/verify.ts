@@ -12,13 +12,16 @@ Usage: npx tsx runbooks/verify.ts --source-url URL --target-url URL --table sche
 
 Counts and order-free hashes per segment (1,024 by key hash) inside each
 database; segments that differ are bisected to their rows and the differing
-keys reported. Values are normalised (numeric scale, timestamps in UTC) so
-equal data hashes equal whatever the column types.
+keys (and, for changed rows, columns) reported. Rows hash by column name with
+the one row hash of backups and restores (README: "What equal means"); a
+column on one side only is a difference.
 
+  --table schema.name          as pg_dump -t: '"Odd Schema"."Order Items"' keeps case and spaces
   --target-table schema.name   when the name differs on the target
-  --key col,…                  key columns (default: the source's primary key)
+  --key col,…                  key columns (default: the source's primary key; must be unique,
+                               else exit 2). No key at all: whole rows compared as multisets.
   --columns col,…              compare only these columns
-Exit 0 when equal, 3 when different (the keys are in the summary).
+Exit 0 when equal, 3 when different (the keys are in the summary), 2 on bad input.
 `;
 
 await runCli({
@@ -36,8 +39,12 @@ await runCli({
     const { compareTables } = await import('./verify/compare');
     const result = await run.step('compare segments, bisect differences', () => compareTables({ url: sourceUrl, table }, { url: targetUrl, table: targetTable }, { key: list('key'), columns: list('columns') }), { readOnly: true });
     run.report({ ...result });
-    for (const d of result.differences.slice(0, 20)) run.info(`${d.kind.padEnd(18)} ${d.key}`);
-    if (!result.equal) throw new VerificationError(`${result.differences.length}${result.truncated ? '+' : ''} differing row(s) in ${result.differingBuckets} segment(s)`);
+    for (const c of result.columnDifferences) run.info(c);
+    for (const d of result.differences.slice(0, 20)) run.info(`${d.kind.padEnd(18)} ${d.key}${d.columns?.length ? `  columns: ${d.columns.join(', ')}` : ''}`);
+    if (!result.equal) {
+      const columns = result.columnDifferences.length ? `${result.columnDifferences.join('; ')}; ` : '';
+      throw new VerificationError(`${columns}${result.differences.length}${result.truncated ? '+' : ''} differing row(s) in ${result.differingBuckets} segment(s)`);
+    }
     run.info(`equal: ${result.sourceRows.toLocaleString('en-US')} rows`);
     return {};
   },

@@ -144,6 +144,7 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
     audit: spec.audit !== false && !spec.readOnlyCommands?.includes(command ?? ''),
   });
   (await import('./shell')).routeZxLog(run);
+  guardExitCode(run);
 
   // Where it acts: every target the run resolves, once, before it is used.
   const announced = new Set<string>();
@@ -162,6 +163,30 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
   } catch (error) {
     return setExit(await run.finish({ error }));
   }
+}
+
+let guarded: Run | undefined;
+/**
+ * The exit code is the summary's, always. A stray exception or rejection
+ * while the run is open fails it properly (error event, cleanups such as
+ * stopping pg_restore, summary, then exit with that code); one after the
+ * summary (a pg client erroring after it was ended) cannot change the
+ * outcome any more and is only mentioned on stderr.
+ */
+function guardExitCode(run: Run): void {
+  const first = guarded === undefined;
+  guarded = run;
+  if (!first) return;
+  const onStray = (kind: string) => (error: unknown) => {
+    const current = guarded!;
+    if (current.closed) {
+      process.stderr.write(`tickvault: ${kind} after the run ended (exit code kept): ${messageOf(error)}\n`);
+      return;
+    }
+    void current.finish({ error }).then((code) => process.exit(code));
+  };
+  process.on('unhandledRejection', onStray('unhandled rejection'));
+  process.on('uncaughtException', onStray('uncaught exception'));
 }
 
 function ignoreBrokenPipe(error: NodeJS.ErrnoException): void {

@@ -41,14 +41,17 @@ export class AuditSink implements EventSink {
     this.file = path.join(dir, runbook, `${runId}.jsonl`);
     this.fd = fs.openSync(this.file, 'a', 0o600);
   }
+  private closed = false;
   write(event: RunEvent): void {
-    fs.writeSync(this.fd, this.masker.maskJson(event) + '\n');
+    if (!this.closed) fs.writeSync(this.fd, this.masker.maskJson(event) + '\n');
   }
-  /** Free-form lines (zx command log) go through the same masking. */
+  /** Free-form lines (zx command log) go through the same masking; nothing is written once closed. */
   writeRaw(record: Record<string, unknown>): void {
-    fs.writeSync(this.fd, this.masker.maskJson(record) + '\n');
+    if (!this.closed) fs.writeSync(this.fd, this.masker.maskJson(record) + '\n');
   }
   close(): void {
+    if (this.closed) return;
+    this.closed = true;
     try {
       fs.fsyncSync(this.fd);
       fs.closeSync(this.fd);

@@ -86,6 +86,10 @@ export class Run {
   private readonly stdout: Writable;
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private lastProgressEvent = 0;
+  /** Something outside the run was changed (then a usage/config error is exit 1, not 2). */
+  private changing = false;
+  private finished = false;
+  private finishing?: Promise<ExitCode>;
   /** Figures gathered so far; they reach the summary even when the run fails. */
   readonly figures: Record<string, unknown> = {};
 
@@ -110,6 +114,8 @@ export class Run {
   }
 
   emit(event: EventKind, step: string | undefined, fields: Record<string, unknown> = {}): void {
+    // After the summary nothing more is written: late events (a killed child's log) must not crash the exit.
+    if (this.finished) return;
     const record: RunEvent = { ts: new Date().toISOString(), run: this.id, runbook: this.runbook, ...(step ? { step } : {}), event, ...fields };
     for (const sink of this.sinks) sink.write(record);
   }
@@ -129,7 +135,17 @@ export class Run {
 
   /** Record a line of zx's command log in the audit trail (masked). */
   auditRaw(record: Record<string, unknown>): void {
+    if (this.finished) return;
     this.audit?.writeRaw({ ts: new Date().toISOString(), run: this.id, ...record });
+  }
+
+  /**
+   * Record that this run has changed something (created a database, wrote to
+   * a repository): from now on a usage or config error cannot honestly say
+   * "nothing was changed" (exit 2); it is a failure while running (exit 1).
+   */
+  markChanged(): void {
+    this.changing = true;
   }
 
   onCleanup(fn: () => Promise<void> | void): void {
@@ -195,6 +211,7 @@ export class Run {
   }
 
   private emitProgress(step: string, done: number, total: number, unit: string): void {
+    if (this.finished) return;
     const record: RunEvent = { ts: new Date().toISOString(), run: this.id, runbook: this.runbook, step, event: 'progress', done, total, unit };
     for (const sink of this.sinks) if (!(sink instanceof HumanSink)) sink.write(record);
   }
@@ -203,9 +220,22 @@ export class Run {
    * Close the run: report the error (if any), write the summary line, run
    * cleanups (locks), and return the exit code.
    */
-  async finish(outcome: { figures?: Record<string, unknown>; error?: unknown; reveal?: Record<string, unknown> }): Promise<ExitCode> {
+  finish(outcome: { figures?: Record<string, unknown>; error?: unknown; reveal?: Record<string, unknown> }): Promise<ExitCode> {
+    // Once: a crash handler and the normal path may both try to close the run.
+    this.finishing ??= this.close(outcome);
+    return this.finishing;
+  }
+
+  /** The summary has been written (or is being written). */
+  get closed(): boolean {
+    return this.finishing !== undefined;
+  }
+
+  private async close(outcome: { figures?: Record<string, unknown>; error?: unknown; reveal?: Record<string, unknown> }): Promise<ExitCode> {
     const { error } = outcome;
-    const exitCode: ExitCode = error === undefined ? 0 : exitCodeOf(error);
+    let exitCode: ExitCode = error === undefined ? 0 : exitCodeOf(error);
+    // Exit 2 promises "nothing was changed": not true once a changing step has run.
+    if (exitCode === 2 && this.changing) exitCode = 1;
     if (error !== undefined) {
       const details = error instanceof TickvaultError ? error.details : {};
       const step = (details.step as string | undefined) ?? (error as { step?: string }).step;
@@ -242,6 +272,7 @@ export class Run {
       } else sink.write(summary);
       sink.close();
     }
+    this.finished = true;
     return exitCode;
   }
 }

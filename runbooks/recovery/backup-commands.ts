@@ -8,6 +8,7 @@ import { backupIdFlag, backupIdTime } from '../repository/ids';
 import { backupLockKey, isGood, listBackups, readManifest, recordVerification, scanBackups, STORES, type Manifest, type RepositoryScan, type Store } from '../repository/manifest';
 import type { Repository } from '../repository/repository';
 import { planPrune, verificationCandidates } from '../repository/retention';
+import { sourceLabel } from '../repository/backup-source';
 import { verifyArtifacts } from '../repository/transfer';
 import { pgbackrest, requireConfig } from '../stores/postgres/pgbackrest';
 import { recoveryContext } from './context';
@@ -18,7 +19,9 @@ const summarise = (m: Manifest) => ({
   id: m.id,
   store: m.store,
   kind: m.kind,
+  source: sourceLabel(m),
   finishedAt: m.finishedAt,
+  recoveryPoint: m.recoveryPoint ?? null,
   dataUpTo: m.dataUpTo,
   bytes: m.files.reduce((sum, f) => sum + f.size, 0),
   files: m.files.length,
@@ -103,7 +106,7 @@ async function list({ run, flags, settings }: CliContext): Promise<CommandResult
   for (const e of entries) {
     const s = summarise(e.manifest);
     const verified = e.verification ? (e.verification.ok ? `verified ${e.verification.at.slice(0, 16)}` : 'FAILED VERIFY') : 'not re-verified';
-    run.info(`${s.id.padEnd(46)} ${s.finishedAt.slice(0, 19)}  ${(s.bytes / 1048576).toFixed(1).padStart(8)} MiB  data to ${s.dataUpTo?.slice(0, 19) ?? '?'}  ${verified}`);
+    run.info(`${s.id.padEnd(46)} ${s.source.padEnd(32)} ${s.finishedAt.slice(0, 19)}  ${(s.bytes / 1048576).toFixed(1).padStart(8)} MiB  data to ${s.dataUpTo?.slice(0, 19) ?? '?'}  ${verified}`);
   }
   return {
     figures: {

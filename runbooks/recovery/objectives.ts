@@ -31,25 +31,40 @@ export function objectivesFor(scenario: Scenario, override?: string): { rtoMs: n
   }
 }
 
+/** The consistency point of what was restored; `at` null means unknown, and `basis` says why. */
+export interface RecoveryPoint {
+  at: string | null;
+  basis: string;
+}
+
 export interface ObjectivesReport {
   scenario: Scenario;
   rtoMs: number;
+  /** Incident time minus recovery point; null when the recovery point is unknown. */
   rpoMs: number | null;
   rtoTargetMs: number;
   rpoTargetMs: number;
   rtoMet: boolean;
-  rpoMet: boolean;
+  /** null: unknown (never counted as a miss; the reason is in recoveryPoint.basis). */
+  rpoMet: boolean | null;
   incidentTime: string;
   incidentTimeSource: 'flag' | 'restore start';
+  recoveryPoint: RecoveryPoint;
+  /** Newest timestamp found in the restored data: information, not the RPO. */
   newestRecoveredData: string | null;
 }
 
-/** RTO: start to verified. RPO: incident time minus the newest recovered data. */
-export function measureObjectives(input: { scenario: Scenario; startedAt: number; verifiedAt: number; incidentTime?: Date; newestData: string | null; override?: string }): ObjectivesReport {
+/**
+ * RTO: start to verified. RPO: the data-loss window, incident time minus
+ * the recovery point (a backup's snapshot, a PITR target, the last replayed
+ * commit…), not the age of the newest row: a quiet database loses nothing.
+ */
+export function measureObjectives(input: { scenario: Scenario; startedAt: number; verifiedAt: number; incidentTime?: Date; recoveryPoint: RecoveryPoint; newestData: string | null; override?: string }): ObjectivesReport {
   const targets = objectivesFor(input.scenario, input.override);
   const incident = input.incidentTime ?? new Date(input.startedAt);
   const rtoMs = input.verifiedAt - input.startedAt;
-  const rpoMs = input.newestData ? Math.max(0, incident.getTime() - Date.parse(input.newestData)) : null;
+  const point = input.recoveryPoint.at ? Date.parse(input.recoveryPoint.at) : NaN;
+  const rpoMs = Number.isNaN(point) ? null : Math.max(0, incident.getTime() - point);
   return {
     scenario: input.scenario,
     rtoMs,
@@ -57,9 +72,10 @@ export function measureObjectives(input: { scenario: Scenario; startedAt: number
     rtoTargetMs: targets.rtoMs,
     rpoTargetMs: targets.rpoMs,
     rtoMet: rtoMs <= targets.rtoMs,
-    rpoMet: rpoMs !== null && rpoMs <= targets.rpoMs,
+    rpoMet: rpoMs === null ? null : rpoMs <= targets.rpoMs,
     incidentTime: incident.toISOString(),
     incidentTimeSource: input.incidentTime ? 'flag' : 'restore start',
+    recoveryPoint: Number.isNaN(point) ? { at: null, basis: input.recoveryPoint.at ? `unknown: unreadable time "${input.recoveryPoint.at}"` : input.recoveryPoint.basis } : input.recoveryPoint,
     newestRecoveredData: input.newestData,
   };
 }

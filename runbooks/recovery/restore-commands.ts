@@ -4,11 +4,14 @@ import { postgresUrl, validated } from '../engine/config';
 import { TargetMissedError, UsageError } from '../engine/errors';
 import type { Run } from '../engine/run';
 import { backupLockKey, isGood, listBackups, readManifest, type Manifest, type Store } from '../repository/manifest';
-import { databaseName } from '../stores/postgres/binaries';
+import { sourceLabel } from '../repository/backup-source';
+import { databaseName, withDatabase } from '../stores/postgres/binaries';
+import { withClient } from '../stores/postgres/connect';
 import { requireConfig } from '../stores/postgres/pgbackrest';
+import { sourceIdentity } from '../stores/postgres/server-info';
 import { recoveryContext } from './context';
 import { postgresIdentity, serviceIdentity } from './target-identity';
-import { measureObjectives, SCENARIOS, type Scenario } from './objectives';
+import { measureObjectives, SCENARIOS, type RecoveryPoint, type Scenario } from './objectives';
 
 function parseTime(flag: string, value: string | undefined): Date | undefined {
   if (value === undefined) return undefined;
@@ -17,8 +20,34 @@ function parseTime(flag: string, value: string | undefined): Date | undefined {
   return date;
 }
 
-/** --backup ID, or --latest: the newest good backup of that store (and kind). */
-async function chooseBackup(ctx: CliContext, store: Store, kind?: string): Promise<Manifest> {
+/** Which backups may stand for the data being restored (restore --latest never takes another database's). */
+interface Scope {
+  matches(manifest: Manifest): boolean;
+  describe: string;
+}
+
+/**
+ * The identity of the database being restored: its cluster's system
+ * identifier and its name. The database may be gone (that may be the
+ * incident), so the cluster is asked through its maintenance database, and
+ * a server that is down leaves host:port to go by.
+ */
+async function postgresScope(url: string): Promise<Scope> {
+  const database = databaseName(url);
+  const host = `${new URL(url).hostname}:${new URL(url).port || 5432}`;
+  const id = await withClient(withDatabase(url, 'postgres'), (c) => sourceIdentity(c, url), 'DATABASE_URL').catch(() => ({ host, database, systemIdentifier: undefined }));
+  const sameCluster = (m: Manifest) => {
+    if (m.source?.systemIdentifier && id.systemIdentifier) return m.source.systemIdentifier === id.systemIdentifier;
+    return !m.source?.host || m.source.host === host;
+  };
+  return {
+    matches: (m) => (m.kind === 'physical' ? sameCluster(m) : (m.source?.database ?? m.details.database) === database && sameCluster(m)),
+    describe: `database "${database}" on ${id.systemIdentifier ? `cluster ${id.systemIdentifier}` : host}`,
+  };
+}
+
+/** --backup ID, or --latest: the newest good backup of that store (and kind) and source. */
+async function chooseBackup(ctx: CliContext, store: Store, kind?: string, scope?: Scope): Promise<Manifest> {
   const { repo, env } = recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo'));
   const id = stringFlag(ctx.flags, 'backup');
   let manifest: Manifest;
@@ -28,8 +57,13 @@ async function chooseBackup(ctx: CliContext, store: Store, kind?: string): Promi
   } else {
     // A damaged or unauthentic manifest is named and skipped, never chosen and never fatal.
     const good = (await listBackups(repo, env, store, (p) => ctx.run.warn(`skipped ${p.key}: ${p.problem}`))).filter((e) => isGood(e) && (!kind || e.manifest.kind === kind));
-    const latest = good.at(-1);
-    if (!latest) throw new UsageError(`no good ${store}${kind ? ` ${kind}` : ''} backup in ${repo.url} (env ${env})`);
+    // Only backups of the data being restored: never another database's newer one.
+    const mine = scope ? good.filter((e) => scope.matches(e.manifest)) : good;
+    const latest = mine.at(-1);
+    if (!latest) {
+      const others = good.length ? ` (${good.length} of other sources: ${[...new Set(good.map((e) => sourceLabel(e.manifest)))].slice(0, 3).join(', ')}; pick one with --backup ID)` : '';
+      throw new UsageError(`no good ${store}${kind ? ` ${kind}` : ''} backup${scope ? ` of ${scope.describe}` : ''} in ${repo.url} (env ${env})${others}`);
+    }
     manifest = latest.manifest;
   }
   // Held while the backup is read, so prune cannot delete it under a restore.
@@ -37,12 +71,23 @@ async function chooseBackup(ctx: CliContext, store: Store, kind?: string): Promi
   return manifest;
 }
 
-/** RTO/RPO against the scenario's targets; a missed target fails the run with exit 3. */
-function judge(run: Run, scenario: Scenario, incidentTime: Date | undefined, newestData: string | null, override?: string): void {
-  const report = measureObjectives({ scenario, startedAt: run.startedAt, verifiedAt: Date.now(), incidentTime, newestData, override });
-  run.report({ objectives: report, rtoMs: report.rtoMs, rpoMs: report.rpoMs });
-  run.info(`RTO ${Math.round(report.rtoMs / 1000)} s (target ${report.rtoTargetMs / 60000} min) · RPO ${report.rpoMs === null ? 'unknown' : `${Math.round(report.rpoMs / 1000)} s`} (target ${report.rpoTargetMs / 60000} min) · scenario ${scenario}`);
-  const missed = [...(report.rtoMet ? [] : ['RTO']), ...(report.rpoMet ? [] : ['RPO'])];
+/** A manifest's recovery point: recorded by the backup, or what an older manifest lets us tell. */
+function manifestRecoveryPoint(manifest: Manifest): RecoveryPoint {
+  if (manifest.recoveryPoint) return { at: manifest.recoveryPoint, basis: { logical: 'snapshot time of the dump', physical: 'end of the backup set', rdb: 'RDB save time', snapshot: 'snapshot creation time' }[manifest.kind] };
+  if (manifest.kind === 'logical' && typeof manifest.details.snapshotAt === 'string') return { at: manifest.details.snapshotAt, basis: 'snapshot time of the dump' };
+  if (manifest.kind === 'rdb' && manifest.dataUpTo) return { at: manifest.dataUpTo, basis: 'RDB save time' };
+  if (manifest.kind === 'snapshot') return { at: manifest.startedAt, basis: 'backup start (snapshots were created after it)' };
+  return { at: null, basis: `unknown: backup ${manifest.id} was made before tickvault recorded recovery points` };
+}
+
+/** RTO/RPO against the scenario's targets; a missed target fails the run with exit 3. An unknown RPO is reported, not a miss. */
+function judge(run: Run, scenario: Scenario, incidentTime: Date | undefined, recoveryPoint: RecoveryPoint, newestData: string | null, override?: string): void {
+  const report = measureObjectives({ scenario, startedAt: run.startedAt, verifiedAt: Date.now(), incidentTime, recoveryPoint, newestData, override });
+  run.report({ objectives: report, rtoMs: report.rtoMs, rpoMs: report.rpoMs, recoveryPoint: report.recoveryPoint });
+  const rpo = report.rpoMs === null ? `unknown (${report.recoveryPoint.basis})` : `${Math.round(report.rpoMs / 1000)} s from ${report.recoveryPoint.basis} ${report.recoveryPoint.at}`;
+  run.info(`RTO ${Math.round(report.rtoMs / 1000)} s (target ${report.rtoTargetMs / 60000} min) · RPO ${rpo} (target ${report.rpoTargetMs / 60000} min) · scenario ${scenario}`);
+  if (report.rpoMet === null) run.warn(`RPO not measured: ${report.recoveryPoint.basis}`);
+  const missed = [...(report.rtoMet ? [] : ['RTO']), ...(report.rpoMet === false ? ['RPO'] : [])];
   if (missed.length) throw new TargetMissedError(`${missed.join(' and ')} target missed for scenario "${scenario}"`);
 }
 
@@ -67,18 +112,19 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
     const kindFlag = stringFlag(flags, 'kind');
     if (toTime || kindFlag === 'physical' || (backupId && backupId.startsWith('postgres-physical-'))) {
       if (inPlace || targetFlag) throw new UsageError('physical and point-in-time restores go into a new cluster; --in-place/--target-url do not apply (repoint clients to the reported targetUrl)');
-      const manifest = toTime ? undefined : await chooseBackup(ctx, 'postgres', 'physical');
+      const manifest = toTime ? undefined : await chooseBackup(ctx, 'postgres', 'physical', await postgresScope(sourceUrl));
       const target = requireConfig({ configFile: settings.get('PGBACKREST_CONFIG'), stanza: settings.get('PGBACKREST_STANZA') });
       await run.lock(`pgbackrest:${target.stanza}`);
       // --latest replays every archived WAL segment; --backup stops at that backup's end.
       const { physicalRestore } = await import('../stores/postgres/physical-restore');
-      const result = await physicalRestore(run, { pgbackrest: target, sourceUrl, ...(toTime ? { toTime } : {}), ...(backupId ? { label: String(manifest!.details.label) } : {}) });
-      run.report({ backupId: manifest?.id ?? null, kind: 'physical', targetUrl: result.targetUrl, dataDir: result.dataDir, recoveryTarget: result.recoveryTarget, tables: result.tables, rows: result.rows, verified: ['pgBackRest checksums during restore', 'recovery reached the target and promoted', 'every table readable'], fingerprintCompared: false });
-      if (!run.dryRun) judge(run, scenarioFlag ?? (toTime ? 'corruption' : 'full-failure'), incidentTime, result.newestData, override);
+      const { localClusterProvisioner } = await import('./local-clusters');
+      const result = await physicalRestore(run, { pgbackrest: target, sourceUrl, provisioner: localClusterProvisioner(), ...(toTime ? { toTime } : {}), ...(backupId ? { label: String(manifest!.details.label) } : {}) });
+      run.report({ backupId: manifest?.id ?? null, kind: 'physical', targetUrl: result.targetUrl, dataDir: result.dataDir, recoveryTarget: result.recoveryTarget, lastReplayedCommit: result.lastReplayedCommit, tables: result.tables, rows: result.rows, verified: ['pgBackRest checksums during restore', 'recovery reached the target and promoted', 'every table readable'], fingerprintCompared: false });
+      if (!run.dryRun) judge(run, scenarioFlag ?? (toTime ? 'corruption' : 'full-failure'), incidentTime, result.recoveryPoint, result.newestData, override);
       return { figures: {} };
     }
     if (!inPlace && !targetFlag) throw new UsageError('a logical restore needs --target-url URL (a new or empty database) or --in-place');
-    const manifest = await chooseBackup(ctx, 'postgres', 'logical');
+    const manifest = await chooseBackup(ctx, 'postgres', 'logical', await postgresScope(sourceUrl));
     const targetUrl = inPlace ? sourceUrl : validated('--target-url', postgresUrl, targetFlag);
     if (!run.dryRun) await run.lock(await postgresIdentity(targetUrl));
     if (inPlace) {
@@ -89,7 +135,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
     const { logicalRestore } = await import('../stores/postgres/logical-restore');
     const result = await logicalRestore(run, { repo, manifest, targetUrl, inPlace, jobs: numberFlag(flags, 'jobs', 2) });
     run.report({ backupId: manifest.id, kind: 'logical', targetUrl: result.targetUrl, tablesVerified: result.tablesVerified, rowsVerified: result.rowsVerified, previousDatabase: result.previousDatabase ?? null, resumed: result.resumed, verified: ['sha256 of every file', 'row count and content hash of every table'], fingerprintCompared: true });
-    if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifest.dataUpTo, override);
+    if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifestRecoveryPoint(manifest), manifest.dataUpTo, override);
     return { figures: {} };
   }
 
@@ -109,7 +155,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
     const { rdbRestore } = await import('../stores/redis/rdb-restore');
     const result = await rdbRestore(run, { repo, manifest, redisUrl, inPlace });
     run.report({ backupId: manifest.id, kind: 'rdb', targetUrl: result.targetUrl, dbsize: result.dbsize, previousRdb: result.previousRdb ?? null, fingerprintCompared: result.fingerprintCompared, verified: ['sha256', 'redis-check-rdb', 'DBSIZE', ...(result.fingerprintCompared ? ['key-sample fingerprint'] : [])] });
-    if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifest.dataUpTo, override);
+    if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifestRecoveryPoint(manifest), manifest.dataUpTo, override);
     return { figures: {} };
   }
 
@@ -120,6 +166,6 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
   const { snapshotRestore } = await import('../stores/qdrant/snapshot-restore');
   const result = await snapshotRestore(run, { repo, manifest, target: { url, apiKey: settings.get('QDRANT_API_KEY') }, inPlace });
   run.report({ backupId: manifest.id, kind: 'snapshot', targetUrl: result.targetUrl, collections: result.collections, points: result.points, verified: ['sha256', 'exact points count per collection'] });
-  if (!run.dryRun) judge(run, scenarioFlag ?? 'full-failure', incidentTime, manifest.dataUpTo, override);
+  if (!run.dryRun) judge(run, scenarioFlag ?? 'full-failure', incidentTime, manifestRecoveryPoint(manifest), manifest.dataUpTo, override);
   return { figures: {} };
 }

@@ -13,7 +13,11 @@ const fileSchema = z.object({
   size: z.number().int().nonnegative(),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
-const tableSchema = z.object({ table: z.string(), rows: z.number(), hash: z.string(), algo: z.enum(['record', 'md5']).default('md5') });
+const columnSchema = z.object({ name: z.string(), type: z.string() });
+// algo `named` is verify/row-hash.ts; `record` and `md5` are older backups' row hashes.
+const tableSchema = z.object({ table: z.string(), rows: z.number(), hash: z.string(), algo: z.enum(['named', 'record', 'md5']).default('md5'), columns: z.array(columnSchema).optional() });
+/** Where a backup came from: restore --latest and retention never mix sources. */
+const sourceSchema = z.object({ systemIdentifier: z.string().optional(), database: z.string().optional(), host: z.string().optional() });
 
 /**
  * The record of one backup. Written last: a backup without a manifest does
@@ -30,8 +34,11 @@ export const manifestSchema = z.object({
   server: z.object({ version: z.string(), extensions: z.record(z.string(), z.string()).default({}) }),
   startedAt: z.string(),
   finishedAt: z.string().datetime(),
-  /** Newest data timestamp in the backup: RPO is measured from here. */
+  /** Newest data timestamp in the backup (information; RPO is measured from recoveryPoint). */
   dataUpTo: z.string().nullable(),
+  /** The instant the backup is consistent at (snapshot, backup stop, RDB save, snapshot creation); absent in old manifests. */
+  recoveryPoint: z.string().optional(),
+  source: sourceSchema.optional(),
   files: z.array(fileSchema).refine((files) => new Set(files.map((f) => f.path)).size === files.length, 'duplicate file entries'),
   tables: z.array(tableSchema).default([]),
   /** Store-specific facts: pgBackRest label and WAL range, Redis DBSIZE, Qdrant points. */

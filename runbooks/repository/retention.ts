@@ -1,3 +1,4 @@
+import { sourceKey } from './backup-source';
 import { isVerified, type BackupEntry } from './manifest';
 
 export interface PrunePlan {
@@ -5,11 +6,12 @@ export interface PrunePlan {
   keep: { id: string; reason: string }[];
 }
 
-const groupKey = (entry: BackupEntry): string => `${entry.manifest.store}/${entry.manifest.kind}`;
+// One database's backups never cover another's: group by source too.
+const groupKey = (entry: BackupEntry): string => `${entry.manifest.store}/${entry.manifest.kind}/${sourceKey(entry.manifest)}`;
 
 /**
  * Rolling retention that can never lose the last restorable backup: per
- * store and kind, a backup older than the window goes only if a newer
+ * store, kind and source (database or cluster), a backup older than the window goes only if a newer
  * *verified* backup covers it (a backup that merely has a manifest may be
  * truncated). The newest verified backup stays whatever its age, and
  * without one nothing in the group is deleted.

@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import { ConfigError } from '../engine/errors';
 import { connect } from '../stores/postgres/connect';
-import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from '../stores/postgres/sql';
+import { NORMALISE_SESSION, qualify, tableLabel, type TableName } from '../stores/postgres/sql';
+import { columnValue, hashColumns, hashesNatively, type HashColumn, type ValueOptions } from './row-hash';
 
 /** One side of a comparison: a table (or a filtered projection of one) in a database. */
 export interface Side {
@@ -12,8 +13,11 @@ export interface Side {
 }
 
 export interface Difference {
+  /** The key's canonical text (columns joined by |); without a key, the row's hash and how many times it occurs. */
   key: string;
   kind: 'missing in target' | 'extra in target' | 'changed';
+  /** For changed rows: the columns whose values differ. */
+  columns?: string[];
 }
 
 export interface Comparison {
@@ -22,39 +26,21 @@ export interface Comparison {
   targetRows: number;
   buckets: number;
   hashing: string;
+  /** Columns on one side only, or "--key" problems: each names the column. */
+  columnDifferences: string[];
   differingBuckets: number;
   differences: Difference[];
   /** True when more differences exist than were reported. */
   truncated: boolean;
+  /** How rows were matched: the key's columns, or whole rows (no key: compared as multisets). */
+  matchedBy: string[] | 'whole rows';
 }
 
 const BUCKET_BITS = 10; // 1,024 segments in one scan
 const MAX_BUCKETS_TO_BISECT = 64;
 const MAX_REPORTED = 1000;
-
-/**
- * Text that compares equal across engines and type choices: numerics without
- * trailing zeros, times in UTC ISO, booleans as 1/0, NULL as \N.
- */
-function normalised(column: string, type: string): string {
-  const c = `t.${quoteIdent(column)}`;
-  let expr: string;
-  if (/^(numeric|real|double precision|smallint|integer|bigint)/.test(type)) expr = `trim_scale(${c}::numeric)::text`;
-  else if (type.startsWith('timestamp with')) expr = `to_char(${c} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
-  else if (type.startsWith('timestamp')) expr = `to_char(${c}, 'YYYY-MM-DD"T"HH24:MI:SS.US')`;
-  else if (type === 'boolean') expr = `CASE WHEN ${c} THEN '1' ELSE '0' END`;
-  else expr = `${c}::text`;
-  return `coalesce(${expr}, '\\N')`;
-}
-
-async function columnTypes(client: pg.ClientBase, table: TableName): Promise<Map<string, string>> {
-  const { rows } = await client.query<{ name: string; type: string }>(
-    `SELECT attname AS name, format_type(atttypid, atttypmod) AS type FROM pg_attribute
-      WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum`,
-    [qualify(table)],
-  );
-  return new Map(rows.map((r) => [r.name, r.type]));
-}
+const MAX_EXPLAINED = 50;
+const ALIAS = 'tv_row';
 
 async function primaryKey(client: pg.ClientBase, table: TableName): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(
@@ -66,53 +52,86 @@ async function primaryKey(client: pg.ClientBase, table: TableName): Promise<stri
   return rows.map((r) => r.name);
 }
 
+const FLOATS = new Set(['float4', 'float8']);
+const NUMBERS = new Set(['int2', 'int4', 'int8', 'numeric', 'money']);
+
 /**
- * Key hash and row hash for every row of a side, as a SQL subquery (plus the
- * key's text when `withKey`). With the same column types on both sides, the
- * types' own hash functions (hash_record_extended) are used: no text
- * conversion, several times cheaper. Otherwise values are normalised to text.
+ * How a column is hashed on both sides: by value when both sides hold the
+ * same built-in type, else by canonical text (floats as numeric text when
+ * the other side is numeric). Arrays, ranges and composites are never cast
+ * as scalars: their text is compared.
  */
-function hashedRows(side: Side, key: string[], columns: string[], types: Map<string, string>, native: boolean, withKey = false): string {
-  const keyText = `concat_ws('|', ${key.map((k) => normalised(k, types.get(k)!)).join(', ')})`;
-  const col = (c: string) => `t.${quoteIdent(c)}`;
-  const kh = native ? `hash_record_extended(ROW(${key.map(col).join(', ')}), 0)` : `hashtextextended(${keyText}, 0)`;
-  const rh = native ? `hash_record_extended(ROW(${columns.map(col).join(', ')}), 0)` : `hashtextextended(concat_ws('|', ${columns.map((c) => normalised(c, types.get(c)!)).join(', ')}), 0)`;
-  return `SELECT ${withKey ? `${keyText} AS k, ` : ''}${kh} AS kh, ${rh} AS rh FROM ${qualify(side.table)} t${side.where ? ` WHERE ${side.where}` : ''}`;
+function valueOptions(a: HashColumn, b: HashColumn): ValueOptions {
+  if (hashesNatively(a) && hashesNatively(b) && a.base === b.base) return {};
+  if (a.type === b.type) return {};
+  const floatVsNumber = (FLOATS.has(a.base) && NUMBERS.has(b.base)) || (FLOATS.has(b.base) && NUMBERS.has(a.base));
+  return { text: true, floatsAsNumeric: floatVsNumber };
+}
+
+interface Plan {
+  key: HashColumn[] | null;
+  columns: HashColumn[];
+  opts: Map<string, ValueOptions>;
+}
+
+function hashedRows(side: Side, cols: Map<string, HashColumn>, plan: Plan, withKey = false): string {
+  const value = (c: HashColumn, text = false) => columnValue(ALIAS, cols.get(c.name)!, { ...plan.opts.get(c.name), ...(text ? { text: true } : {}) });
+  const row = (list: HashColumn[]) => (list.length ? `hash_record_extended(ROW(${list.map((c) => value(c)).join(', ')}), 0)` : '0::bigint');
+  const rh = row(plan.columns);
+  const kh = plan.key ? row(plan.key) : rh;
+  const keyText = plan.key ? `concat_ws('|', ${plan.key.map((c) => `coalesce(${value(c, true)}, '\\N')`).join(', ')})` : `${rh}::text`;
+  return `SELECT ${withKey ? `${keyText} AS k, ` : ''}${kh} AS kh, ${rh} AS rh FROM ${qualify(side.table)} AS ${ALIAS}${side.where ? ` WHERE ${side.where}` : ''}`;
+}
+
+/** Refuse a --key that does not identify rows: "0 differing rows" on duplicates would be a lie. */
+async function assertUnique(client: pg.ClientBase, side: Side, cols: Map<string, HashColumn>, key: HashColumn[], label: string): Promise<void> {
+  const keyText = key.map((c) => `coalesce(${columnValue(ALIAS, cols.get(c.name)!, { text: true })}, '\\N')`).join(', ');
+  const { rows } = await client.query<{ k: string; n: string }>(
+    `SELECT concat_ws('|', ${keyText}) AS k, count(*)::text AS n FROM ${qualify(side.table)} AS ${ALIAS}${side.where ? ` WHERE ${side.where}` : ''}
+      GROUP BY 1 HAVING count(*) > 1 LIMIT 3`,
+  );
+  if (rows.length) throw new ConfigError(`--key ${key.map((c) => c.name).join(',')} is not unique in the ${label} ${tableLabel(side.table)}: e.g. ${rows.map((r) => `"${r.k}" ×${r.n}`).join(', ')}`, { hint: 'pass key columns that identify one row each, or omit --key on a table without a primary key to compare whole rows' });
 }
 
 /**
  * data-diff style: count and order-free hash sum per segment, computed in
  * each database at once; segments that disagree are bisected down to their
- * rows, whose keys are reported.
+ * rows, whose keys (and differing columns) are reported. Rows hash with
+ * verify/row-hash.ts, by column name. A table without a key is compared as
+ * a multiset of whole rows.
  */
 export async function compareTables(source: Side, target: Side, opts: { key?: string[]; columns?: string[] } = {}): Promise<Comparison> {
   const [a, b] = await Promise.all([connect(source.url, '--source-url'), connect(target.url, '--target-url')]);
   try {
     await Promise.all([a.query(NORMALISE_SESSION), b.query(NORMALISE_SESSION)]);
-    const [ta, tb] = await Promise.all([columnTypes(a, source.table), columnTypes(b, target.table)]);
-    if (ta.size === 0) throw new ConfigError(`source has no table ${tableLabel(source.table)}`);
-    if (tb.size === 0) throw new ConfigError(`target has no table ${tableLabel(target.table)}`);
-    const key = opts.key?.length ? opts.key : await primaryKey(a, source.table);
-    if (key.length === 0) throw new ConfigError(`${tableLabel(source.table)} has no primary key: pass --key col,…`);
-    const columns = opts.columns?.length ? opts.columns : [...ta.keys()].filter((c) => tb.has(c));
-    for (const c of [...key, ...columns]) {
-      if (!ta.has(c)) throw new ConfigError(`source ${tableLabel(source.table)} has no column ${c}`);
-      if (!tb.has(c)) throw new ConfigError(`target ${tableLabel(target.table)} has no column ${c}`);
+    const [la, lb] = await Promise.all([hashColumns(a, qualify(source.table)), hashColumns(b, qualify(target.table))]);
+    if (la.length === 0) throw new ConfigError(`source has no table ${tableLabel(source.table)}`);
+    if (lb.length === 0) throw new ConfigError(`target has no table ${tableLabel(target.table)}`);
+    const ca = new Map(la.map((c) => [c.name, c]));
+    const cb = new Map(lb.map((c) => [c.name, c]));
+    const columnDifferences: string[] = [];
+    let names: string[];
+    if (opts.columns?.length) names = [...opts.columns].sort();
+    else {
+      names = la.filter((c) => cb.has(c.name)).map((c) => c.name);
+      for (const c of la) if (!cb.has(c.name)) columnDifferences.push(`${tableLabel(target.table)}.${c.name} (${c.type}): column missing in target`);
+      for (const c of lb) if (!ca.has(c.name)) columnDifferences.push(`${tableLabel(target.table)}.${c.name} (${c.type}): column not in source`);
     }
+    const keyNames = opts.key?.length ? opts.key : await primaryKey(a, source.table);
+    for (const name of [...keyNames, ...names]) {
+      if (!ca.has(name)) throw new ConfigError(`source ${tableLabel(source.table)} has no column ${name}`);
+      if (!cb.has(name)) throw new ConfigError(`target ${tableLabel(target.table)} has no column ${name}`);
+    }
+    const plan: Plan = {
+      key: keyNames.length ? keyNames.map((n) => ca.get(n)!) : null,
+      columns: names.map((n) => ca.get(n)!),
+      opts: new Map([...new Set([...keyNames, ...names])].map((n) => [n, valueOptions(ca.get(n)!, cb.get(n)!)])),
+    };
+    if (plan.key && opts.key?.length) await Promise.all([assertUnique(a, source, ca, plan.key, 'source'), assertUnique(b, target, cb, plan.key, 'target')]);
+
     const mask = (1 << BUCKET_BITS) - 1;
-    let native = [...key, ...columns].every((c) => ta.get(c) === tb.get(c));
-    const segmentQuery = (side: Side, types: Map<string, string>) =>
-      `SELECT (kh & ${mask})::int AS b, count(*)::bigint AS n, sum(rh)::text AS h FROM (${hashedRows(side, key, columns, types, native)}) s GROUP BY 1`;
-    const segments = () => Promise.all([a.query<{ b: number; n: string; h: string }>(segmentQuery(source, ta)), b.query<{ b: number; n: string; h: string }>(segmentQuery(target, tb))]);
-    let sa, sb;
-    try {
-      [sa, sb] = await segments();
-    } catch (error) {
-      // A column type without a hash function: fall back to normalised text.
-      if (!native || !/could not identify a hash function/i.test((error as Error).message)) throw error;
-      native = false;
-      [sa, sb] = await segments();
-    }
+    const segmentQuery = (side: Side, cols: Map<string, HashColumn>) => `SELECT (kh & ${mask})::int AS b, count(*)::bigint AS n, sum(rh)::text AS h FROM (${hashedRows(side, cols, plan)}) s GROUP BY 1`;
+    const [sa, sb] = await Promise.all([a.query<{ b: number; n: string; h: string }>(segmentQuery(source, ca)), b.query<{ b: number; n: string; h: string }>(segmentQuery(target, cb))]);
     const ma = new Map(sa.rows.map((r) => [r.b, r]));
     const mb = new Map(sb.rows.map((r) => [r.b, r]));
     const differing = [...new Set([...ma.keys(), ...mb.keys()])].filter((bucket) => ma.get(bucket)?.n !== mb.get(bucket)?.n || ma.get(bucket)?.h !== mb.get(bucket)?.h);
@@ -121,29 +140,67 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
     const differences: Difference[] = [];
     const bisect = differing.slice(0, MAX_BUCKETS_TO_BISECT);
     if (bisect.length) {
-      const rowsQuery = (side: Side, types: Map<string, string>) => `SELECT k, rh::text AS rh FROM (${hashedRows(side, key, columns, types, native, true)}) s WHERE (kh & ${mask})::int = ANY($1::int[])`;
-      const [ra, rb] = await Promise.all([a.query<{ k: string; rh: string }>(rowsQuery(source, ta), [bisect]), b.query<{ k: string; rh: string }>(rowsQuery(target, tb), [bisect])]);
-      const rowsA = new Map(ra.rows.map((r) => [r.k, r.rh]));
-      const rowsB = new Map(rb.rows.map((r) => [r.k, r.rh]));
-      for (const [k, h] of rowsA) {
-        if (!rowsB.has(k)) differences.push({ key: k, kind: 'missing in target' });
-        else if (rowsB.get(k) !== h) differences.push({ key: k, kind: 'changed' });
+      const rowsQuery = (side: Side, cols: Map<string, HashColumn>) => `SELECT k, rh::text AS rh, count(*)::int AS n FROM (${hashedRows(side, cols, plan, true)}) s WHERE (kh & ${mask})::int = ANY($1::int[]) GROUP BY 1, 2`;
+      const [ra, rb] = await Promise.all([a.query<{ k: string; rh: string; n: number }>(rowsQuery(source, ca), [bisect]), b.query<{ k: string; rh: string; n: number }>(rowsQuery(target, cb), [bisect])]);
+      if (plan.key) {
+        const rowsA = new Map(ra.rows.map((r) => [r.k, r.rh]));
+        const rowsB = new Map(rb.rows.map((r) => [r.k, r.rh]));
+        for (const [k, h] of rowsA) {
+          if (!rowsB.has(k)) differences.push({ key: k, kind: 'missing in target' });
+          else if (rowsB.get(k) !== h) differences.push({ key: k, kind: 'changed' });
+        }
+        for (const k of rowsB.keys()) if (!rowsA.has(k)) differences.push({ key: k, kind: 'extra in target' });
+        // A key that is not unique on one side (no constraint there) shows up as a duplicate, never as "equal".
+        for (const r of rb.rows) if (r.n > 1) differences.push({ key: `${r.k} (×${r.n} in target)`, kind: 'extra in target' });
+        for (const r of ra.rows) if (r.n > 1) differences.push({ key: `${r.k} (×${r.n} in source)`, kind: 'missing in target' });
+        await explainChanged(a, b, source, target, ca, cb, plan, differences);
+      } else {
+        // Multisets of whole rows: a row hash occurring more often on one side is missing on the other.
+        const countA = new Map(ra.rows.map((r) => [r.k, r.n]));
+        const countB = new Map(rb.rows.map((r) => [r.k, r.n]));
+        for (const k of new Set([...countA.keys(), ...countB.keys()])) {
+          const d = (countA.get(k) ?? 0) - (countB.get(k) ?? 0);
+          if (d > 0) differences.push({ key: `row hash ${k} ×${d}`, kind: 'missing in target' });
+          if (d < 0) differences.push({ key: `row hash ${k} ×${-d}`, kind: 'extra in target' });
+        }
       }
-      for (const k of rowsB.keys()) if (!rowsA.has(k)) differences.push({ key: k, kind: 'extra in target' });
     }
     differences.sort((x, y) => x.key.localeCompare(y.key));
+    const native = [...plan.opts.entries()].filter(([n, o]) => !o.text && hashesNatively(ca.get(n)!)).length;
     return {
-      equal: differing.length === 0,
+      equal: differing.length === 0 && columnDifferences.length === 0,
       sourceRows,
       targetRows,
       buckets: 1 << BUCKET_BITS,
-      hashing: native ? 'native (same column types)' : 'normalised text',
+      hashing: `by column name: ${native} column(s) by value, ${plan.opts.size - native} by canonical text`,
+      columnDifferences,
       differingBuckets: differing.length,
       differences: differences.slice(0, MAX_REPORTED),
       truncated: differences.length > MAX_REPORTED || differing.length > MAX_BUCKETS_TO_BISECT,
+      matchedBy: plan.key ? plan.key.map((c) => c.name) : 'whole rows',
     };
   } finally {
     await a.end().catch(() => undefined);
     await b.end().catch(() => undefined);
+  }
+}
+
+/** For the first changed rows, which columns differ: one hash per column on each side. */
+async function explainChanged(a: pg.ClientBase, b: pg.ClientBase, source: Side, target: Side, ca: Map<string, HashColumn>, cb: Map<string, HashColumn>, plan: Plan, differences: Difference[]): Promise<void> {
+  const changed = differences.filter((d) => d.kind === 'changed').slice(0, MAX_EXPLAINED);
+  if (!changed.length || !plan.key) return;
+  const query = (side: Side, cols: Map<string, HashColumn>) => {
+    const value = (c: HashColumn, text = false) => columnValue(ALIAS, cols.get(c.name)!, { ...plan.opts.get(c.name), ...(text ? { text: true } : {}) });
+    const keyText = `concat_ws('|', ${plan.key!.map((c) => `coalesce(${value(c, true)}, '\\N')`).join(', ')})`;
+    const hashes = plan.columns.map((c) => `hash_record_extended(ROW(${value(c)}), 0)::text`);
+    return `SELECT k, h FROM (SELECT ${keyText} AS k, ARRAY[${hashes.join(', ')}]::text[] AS h FROM ${qualify(side.table)} AS ${ALIAS}${side.where ? ` WHERE ${side.where}` : ''}) s WHERE k = ANY($1::text[])`;
+  };
+  const keys = changed.map((d) => d.key);
+  const [ha, hb] = await Promise.all([a.query<{ k: string; h: string[] }>(query(source, ca), [keys]), b.query<{ k: string; h: string[] }>(query(target, cb), [keys])]);
+  const byKey = new Map(hb.rows.map((r) => [r.k, r.h]));
+  for (const row of ha.rows) {
+    const other = byKey.get(row.k);
+    const d = changed.find((x) => x.key === row.k);
+    if (other && d) d.columns = plan.columns.filter((_, i) => row.h[i] !== other[i]).map((c) => `${c.name} (${c.type})`);
   }
 }

@@ -43,7 +43,8 @@ describe('PostgreSQL physical backups and point-in-time recovery (pgBackRest)', 
 
     const restore = await runRunbook('restore', ['postgres', '--to-time', target.toISOString(), '--database-url', db, '--json'], { env });
     expect(restore.code, restore.stdout).toBe(0);
-    expect(restore.summary).toMatchObject({ kind: 'physical', objectives: { scenario: 'corruption', rpoMet: true } });
+    // RPO is measured from the recovery target, not from the newest row (which is older than the target).
+    expect(restore.summary).toMatchObject({ kind: 'physical', objectives: { scenario: 'corruption', rpoMet: true }, recoveryPoint: { at: target.toISOString(), basis: 'recovery target time' } });
     const restored = withPassword(restore.summary!.targetUrl as string);
     const rows = await query<{ n: string; min: number; max: number }>(restored, 'SELECT count(*) AS n, min(id) AS min, max(id) AS max FROM ledger');
     expect(rows[0]).toEqual({ n: '800', min: 1, max: 800 });
@@ -59,6 +60,24 @@ describe('PostgreSQL physical backups and point-in-time recovery (pgBackRest)', 
     expect(info[0].backup.map((b: { label: string }) => b.label)).toContain(label);
     const verify = await runRunbook('backup', ['verify', backup.summary!.id as string, '--json'], { env });
     expect(verify.code, verify.stdout).toBe(0);
+  });
+
+  it('--latest replays all archived WAL; the recovery point is the last replayed commit or the end of archived WAL, never older', async () => {
+    const db = await createDatabase(stack.postgresUrl, 'latest');
+    await query(db, 'CREATE TABLE quiet (id int PRIMARY KEY)');
+    await query(db, 'INSERT INTO quiet SELECT generate_series(1, 10)');
+    const backup = await runRunbook('backup', ['postgres', '--kind', 'physical', '--json', '--database-url', db], { env });
+    expect(backup.code, backup.stdout).toBe(0);
+    await query(db, 'INSERT INTO quiet VALUES (11)');
+    const [{ committed }] = (await query<{ committed: Date }>(db, 'SELECT now() AS committed')) as [{ committed: Date }];
+    await shipWal(db);
+    const restore = await runRunbook('restore', ['postgres', '--latest', '--kind', 'physical', '--database-url', db, '--json', '--scenario', 'corruption'], { env });
+    expect(restore.code, restore.stdout).toBe(0);
+    const point = restore.summary!.recoveryPoint as { at: string; basis: string };
+    expect(point.basis).toMatch(/last replayed commit|end of archived WAL/);
+    expect(Date.parse(point.at)).toBeGreaterThanOrEqual(committed.getTime() - 1000);
+    expect(restore.summary).toMatchObject({ objectives: { rpoMet: true } });
+    expect(await query(withPassword(restore.summary!.targetUrl as string), 'SELECT count(*)::int AS n FROM quiet')).toEqual([{ n: 11 }]);
   });
 
   it('refuses a time before the oldest backup (exit 2)', async () => {

@@ -87,7 +87,7 @@ describe('PostgreSQL logical backup and restore', () => {
   it('refuses a target that is not empty (exit 4) and leaves it as it was', async () => {
     const target = await createDatabase(stack.postgresUrl, 'busy');
     await query(target, 'CREATE TABLE keep_me (x int); INSERT INTO keep_me VALUES (1)');
-    const restore = await runRunbook('restore', ['postgres', '--latest', '--target-url', target, '--json'], { env });
+    const restore = await runRunbook('restore', ['postgres', '--latest', '--database-url', source, '--target-url', target, '--json'], { env });
     expect(restore.code).toBe(4);
     expect(await query(target, 'SELECT x FROM keep_me')).toEqual([{ x: 1 }]);
   });
@@ -151,7 +151,7 @@ describe('PostgreSQL logical backup and restore', () => {
   it('--dry-run restore checks the artifacts and changes nothing', async () => {
     const target = new URL(source);
     target.pathname = `/dry_${Date.now()}`;
-    const dry = await runRunbook('restore', ['postgres', '--latest', '--target-url', target.toString(), '--json', '--dry-run'], { env });
+    const dry = await runRunbook('restore', ['postgres', '--latest', '--database-url', source, '--target-url', target.toString(), '--json', '--dry-run'], { env });
     expect(dry.code, dry.stdout).toBe(0);
     expect(await query(stack.postgresUrl, 'SELECT 1 FROM pg_database WHERE datname = $1', [target.pathname.slice(1)])).toHaveLength(0);
   });

@@ -40,7 +40,7 @@ describe('Qdrant snapshot backup and restore (against the HTTP double)', () => {
   it('restores into another Qdrant with priority=snapshot and the checksum; points match', async () => {
     const restore = await runRunbook('restore', ['qdrant', '--backup', backupId, '--target-url', target.url, '--json'], { env });
     expect(restore.code, restore.stdout).toBe(0);
-    expect(restore.summary).toMatchObject({ collections: 2, points: 855 });
+    expect(restore.summary).toMatchObject({ collections: 2, points: 855, recoveryPoint: { basis: 'snapshot creation time' } });
     expect(target.uploads.every((u) => u.priority === 'snapshot' && /^[0-9a-f]{64}$/.test(u.checksum ?? ''))).toBe(true);
     expect(target.collections.get('trades')?.points).toHaveLength(843);
   });

@@ -68,7 +68,7 @@ describe('Redis RDB backup and restore', () => {
   it('round trip into a new server: same keys and values', async () => {
     const restore = await runRunbook('restore', ['redis', '--backup', backupId, '--json'], { env });
     expect(restore.code, restore.stdout).toBe(0);
-    expect(restore.summary).toMatchObject({ dbsize: 3050, fingerprintCompared: true });
+    expect(restore.summary).toMatchObject({ dbsize: 3050, fingerprintCompared: true, objectives: { rpoMet: true }, recoveryPoint: { basis: 'RDB save time' } });
     const target = new URL(restore.summary!.targetUrl as string);
     target.password = password;
     const restored = client(target.toString());

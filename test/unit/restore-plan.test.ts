@@ -29,8 +29,19 @@ describe('RTO/RPO objectives', () => {
   it("uses seed 004's targets and flags a miss", () => {
     expect(objectivesFor('corruption')).toEqual({ rtoMs: 7_200_000, rpoMs: 3_600_000 });
     expect(objectivesFor('deletion')).toEqual({ rtoMs: 3_600_000, rpoMs: 86_400_000 });
-    const report = measureObjectives({ scenario: 'full-failure', startedAt: 0, verifiedAt: 5 * 3_600_000, incidentTime: new Date(10_000), newestData: new Date(0).toISOString() });
+    const report = measureObjectives({ scenario: 'full-failure', startedAt: 0, verifiedAt: 5 * 3_600_000, incidentTime: new Date(10_000), recoveryPoint: { at: new Date(0).toISOString(), basis: 'snapshot' }, newestData: null });
     expect(report).toMatchObject({ rtoMet: false, rpoMet: true, rpoMs: 10_000 });
+  });
+
+  it('measures RPO from the recovery point, not the newest row; unknown is not a miss', () => {
+    const incident = new Date('2026-06-01T12:00:00Z');
+    // Quiet for months: the newest row is old, but the snapshot was taken 10 minutes before the incident.
+    const quiet = measureObjectives({ scenario: 'corruption', startedAt: incident.getTime(), verifiedAt: incident.getTime() + 1000, incidentTime: incident, recoveryPoint: { at: '2026-06-01T11:50:00Z', basis: 'snapshot time of the dump' }, newestData: '2026-01-01T00:00:00Z' });
+    expect(quiet).toMatchObject({ rpoMs: 600_000, rpoMet: true, newestRecoveredData: '2026-01-01T00:00:00Z' });
+    const late = measureObjectives({ scenario: 'corruption', startedAt: incident.getTime(), verifiedAt: incident.getTime() + 1000, incidentTime: incident, recoveryPoint: { at: '2026-06-01T10:00:00Z', basis: 'snapshot' }, newestData: null });
+    expect(late).toMatchObject({ rpoMs: 7_200_000, rpoMet: false });
+    const unknown = measureObjectives({ scenario: 'corruption', startedAt: 0, verifiedAt: 1, recoveryPoint: { at: null, basis: 'unknown: old manifest' }, newestData: null });
+    expect(unknown).toMatchObject({ rpoMs: null, rpoMet: null, recoveryPoint: { basis: 'unknown: old manifest' } });
   });
 
   it('takes overrides from TICKVAULT_OBJECTIVES and names a bad key', () => {

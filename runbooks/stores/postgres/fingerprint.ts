@@ -1,28 +1,18 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
+import { explainHashFailure, hashColumns, legacyRowHash, ROW_HASH_ALGO, rowHash, type HashColumn, type RowHashAlgo } from '../../verify/row-hash';
 import { pgWorker, runPool } from '../../engine/pool';
 import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from './sql';
-
-/**
- * How a row is hashed. `record`: hash_record_extended, the per-type hash
- * functions PostgreSQL keeps stable for hash partitioning (no text output,
- * about 4× cheaper). `md5`: the first 64 bits of md5(row::text), for column
- * types without a hash function (json, point, …).
- */
-export type HashAlgo = 'record' | 'md5';
-
-const ROW_HASH: Record<HashAlgo, string> = {
-  record: 'hash_record_extended(t, 0)',
-  md5: "('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint",
-};
 
 /** Row count plus an order-independent content hash, computed in the database. */
 export interface TableFingerprint {
   table: string;
   rows: number;
   hash: string;
-  algo: HashAlgo;
-  /** Newest value of the table's event-time columns, ISO UTC (informational, for RPO). */
+  algo: RowHashAlgo;
+  /** Columns hashed, by name (`named` only): a lost or added column is a difference. */
+  columns?: { name: string; type: string }[];
+  /** Newest value of the table's event-time columns, ISO UTC (informational only). */
   newest?: string | null;
 }
 
@@ -40,58 +30,87 @@ export async function eventTimeColumns(client: pg.ClientBase, table: TableName):
   return rows.filter((r) => !NOT_EVENT_TIME.test(r.name)).map((r) => ({ name: r.name, tz: r.type === 'timestamp with time zone' }));
 }
 
+/** What the fingerprint query needs to know about a table. */
+export interface TableShape {
+  table: TableName;
+  columns: HashColumn[];
+}
+
+/**
+ * A table is scanned with its inheritance children and partitions (not
+ * ONLY): a TimescaleDB hypertable's rows live in its chunks. Children are
+ * projected onto the parent's columns by name, so their own column order
+ * does not matter.
+ */
+export async function tableShape(client: pg.ClientBase, table: TableName): Promise<TableShape> {
+  const { rows } = await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [qualify(table)]);
+  if (!rows[0]?.ok) throw new Error(`${tableLabel(table)}: no such table`);
+  return { table, columns: await hashColumns(client, qualify(table)) };
+}
+
 interface QueryOptions {
-  algo: HashAlgo;
+  algo: RowHashAlgo;
   /** Block range [from, to) for TID range scans; to = null means to the end. */
   blocks?: { from: number; to: number | null };
   /** Also return the newest event time not after this instant. */
   newestAsOf?: { at: Date; columns: { name: string; tz: boolean }[] };
 }
 
-async function runFingerprint(client: pg.ClientBase, table: TableName, opts: QueryOptions): Promise<{ rows: number; hash: string; newest: string | null }> {
+const ALIAS = 'tv_row';
+
+async function runFingerprint(client: pg.ClientBase, shape: TableShape, opts: QueryOptions): Promise<{ rows: number; hash: string; newest: string | null }> {
+  const legacy = opts.algo !== ROW_HASH_ALGO;
+  // Backups made before `named` hashed the whole row as "t": reproduce that exactly.
+  const alias = legacy ? 't' : ALIAS;
+  const from = `${qualify(shape.table)} AS ${alias}`;
   const where: string[] = [];
   if (opts.blocks && (opts.blocks.from > 0 || opts.blocks.to !== null)) {
-    where.push(`t.ctid >= '(${opts.blocks.from},0)'::tid`);
-    if (opts.blocks.to !== null) where.push(`t.ctid < '(${opts.blocks.to},0)'::tid`);
+    where.push(`${alias}.ctid >= '(${opts.blocks.from},0)'::tid`);
+    if (opts.blocks.to !== null) where.push(`${alias}.ctid < '(${opts.blocks.to},0)'::tid`);
   }
   const maxes = (opts.newestAsOf?.columns ?? []).map((c) => {
-    const expr = c.tz ? `t.${quoteIdent(c.name)}` : `(t.${quoteIdent(c.name)} AT TIME ZONE 'UTC')`;
+    const expr = c.tz ? `${alias}.${quoteIdent(c.name)}` : `(${alias}.${quoteIdent(c.name)} AT TIME ZONE 'UTC')`;
     return `max(${expr}) FILTER (WHERE ${expr} <= $1::timestamptz)`;
   });
   const newest = maxes.length ? `to_char(greatest(${maxes.join(', ')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : 'NULL';
+  const hash = legacy ? legacyRowHash(alias, opts.algo as 'record' | 'md5') : rowHash(alias, shape.columns);
   const { rows } = await client.query<{ rows: string; hash: string; newest: string | null }>(
-    `SELECT count(*)::text AS rows, coalesce(sum(${ROW_HASH[opts.algo]}), 0)::text AS hash, ${newest} AS newest
-       FROM ${qualify(table)} AS t${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
+    `SELECT count(*)::text AS rows, coalesce(sum(${hash}), 0)::text AS hash, ${newest} AS newest
+       FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
     maxes.length ? [opts.newestAsOf!.at.toISOString()] : [],
   );
   return { rows: Number(rows[0]!.rows), hash: rows[0]!.hash, newest: rows[0]!.newest };
 }
 
-const noHashFunction = (error: unknown): boolean => /could not identify a hash function/i.test((error as Error).message);
+const columnList = (shape: TableShape) => shape.columns.map((c) => ({ name: c.name, type: c.type }));
 
 /**
- * Fingerprint one table. With no algo given, prefer `record` and fall back
- * to `md5` for unhashable column types; a savepoint keeps an enclosing
- * snapshot transaction usable after the failed attempt.
+ * Fingerprint one table with the row hash of verify/row-hash.ts (or a
+ * legacy algo, to check an old backup). A failure names the column; inside
+ * a snapshot transaction a savepoint keeps the transaction usable for that.
  */
-export async function fingerprintTable(client: pg.ClientBase, table: TableName, opts: { algo?: HashAlgo; newestAsOf?: Date; inTransaction?: boolean } = {}): Promise<TableFingerprint> {
+export async function fingerprintTable(client: pg.ClientBase, table: TableName, opts: { algo?: RowHashAlgo; newestAsOf?: Date; inTransaction?: boolean } = {}): Promise<TableFingerprint> {
   await client.query(NORMALISE_SESSION);
+  const algo = opts.algo ?? ROW_HASH_ALGO;
+  const shape = await tableShape(client, table);
   const newestAsOf = opts.newestAsOf ? { at: opts.newestAsOf, columns: await eventTimeColumns(client, table) } : undefined;
-  const attempt = async (algo: HashAlgo) => ({ algo, ...(await runFingerprint(client, table, { algo, ...(newestAsOf ? { newestAsOf } : {}) })) });
+  if (opts.inTransaction) await client.query('SAVEPOINT tv_fingerprint');
   let result;
-  if (opts.algo) result = await attempt(opts.algo);
-  else {
-    if (opts.inTransaction) await client.query('SAVEPOINT tv_fingerprint');
-    try {
-      result = await attempt('record');
-      if (opts.inTransaction) await client.query('RELEASE SAVEPOINT tv_fingerprint');
-    } catch (error) {
-      if (!noHashFunction(error)) throw error;
-      if (opts.inTransaction) await client.query('ROLLBACK TO SAVEPOINT tv_fingerprint');
-      result = await attempt('md5');
-    }
+  try {
+    result = await runFingerprint(client, shape, { algo, ...(newestAsOf ? { newestAsOf } : {}) });
+    if (opts.inTransaction) await client.query('RELEASE SAVEPOINT tv_fingerprint');
+  } catch (error) {
+    if (opts.inTransaction) await client.query('ROLLBACK TO SAVEPOINT tv_fingerprint');
+    throw await explainHashFailure(client, qualify(table), tableLabel(table), shape.columns, error);
   }
-  return { table: tableLabel(table), rows: result.rows, hash: result.hash, algo: result.algo, ...(opts.newestAsOf ? { newest: result.newest } : {}) };
+  return {
+    table: tableLabel(table),
+    rows: result.rows,
+    hash: result.hash,
+    algo,
+    ...(algo === ROW_HASH_ALGO ? { columns: columnList(shape) } : {}),
+    ...(opts.newestAsOf ? { newest: result.newest } : {}),
+  };
 }
 
 /** Ordinary and partitioned user tables (not partitions), sorted by name. */
@@ -128,17 +147,22 @@ export function combinedHash(fingerprints: TableFingerprint[]): string {
  * Fingerprints of many tables on `workers` connections, each with a given
  * algo. Large tables are cut into block ranges (TID range scans) so one big
  * table uses every core; the order-free sum makes the parts add up.
+ * Partitioned tables have no blocks of their own: they are one part.
  */
-export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, tables: { table: TableName; algo: HashAlgo }[], workers = 2): Promise<TableFingerprint[]> {
+export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, tables: { table: TableName; algo: RowHashAlgo }[], workers = 2): Promise<TableFingerprint[]> {
   const first = await connectTo();
-  const chunks: { table: TableName; algo: HashAlgo; blocks: { from: number; to: number | null } }[] = [];
+  const shapes = new Map<string, TableShape>();
+  const chunks: { shape: TableShape; algo: RowHashAlgo; blocks: { from: number; to: number | null } }[] = [];
   try {
+    await first.query(NORMALISE_SESSION);
     for (const { table, algo } of tables) {
+      const shape = await tableShape(first, table);
+      shapes.set(tableLabel(table), shape);
       const { rows } = await first.query<{ blocks: string }>(`SELECT (pg_relation_size(to_regclass($1)) / current_setting('block_size')::int)::text AS blocks`, [qualify(table)]);
       const blocks = Number(rows[0]?.blocks ?? 0);
       const parts = blocks > 2048 ? workers : 1;
       const step = Math.ceil(blocks / parts);
-      for (let i = 0; i < parts; i++) chunks.push({ table, algo, blocks: { from: i * step, to: i === parts - 1 ? null : (i + 1) * step } });
+      for (let i = 0; i < parts; i++) chunks.push({ shape, algo, blocks: { from: i * step, to: i === parts - 1 ? null : (i + 1) * step } });
     }
   } catch (error) {
     await first.end();
@@ -160,17 +184,22 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
   let opened = 0;
   try {
     await runPool(chunks, { workers, open: (i) => (opened++, open(i)), ...pgWorker((c: pg.Client) => [c]) }, async (chunk, client) => {
-      const part = await runFingerprint(client, chunk.table, { algo: chunk.algo, blocks: chunk.blocks });
-      const key = tableLabel(chunk.table);
-      const acc = sums.get(key) ?? { rows: 0, hash: 0n };
-      sums.set(key, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
+      const label = tableLabel(chunk.shape.table);
+      let part;
+      try {
+        part = await runFingerprint(client, chunk.shape, { algo: chunk.algo, blocks: chunk.blocks });
+      } catch (error) {
+        throw await explainHashFailure(client, qualify(chunk.shape.table), label, chunk.shape.columns, error).catch(() => error);
+      }
+      const acc = sums.get(label) ?? { rows: 0, hash: 0n };
+      sums.set(label, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
     });
   } finally {
     if (opened === 0 && chunks.length > 0) await first.end().catch(() => undefined); // the pool stopped before worker 0 took it
   }
   return tables.map(({ table, algo }) => {
     const s = sums.get(tableLabel(table)) ?? { rows: 0, hash: 0n };
-    return { table: tableLabel(table), rows: s.rows, hash: s.hash.toString(), algo };
+    return { table: tableLabel(table), rows: s.rows, hash: s.hash.toString(), algo, ...(algo === ROW_HASH_ALGO ? { columns: columnList(shapes.get(tableLabel(table))!) } : {}) };
   });
 }
 
@@ -178,4 +207,21 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
 export async function databaseFingerprint(client: pg.ClientBase): Promise<{ tables: TableFingerprint[]; hash: string }> {
   const tables = await fingerprintTables(client, await listTables(client));
   return { tables, hash: combinedHash(tables) };
+}
+
+/** Large objects: count and order-free hash of (oid, content). OIDs are kept by pg_dump. */
+export async function largeObjectsFingerprint(client: pg.ClientBase): Promise<{ count: number; hash: string }> {
+  const { rows } = await client.query<{ n: string; h: string }>(
+    `SELECT count(*)::text AS n, coalesce(sum(('x' || substr(md5(oid::text || ':' || md5(lo_get(oid))), 1, 16))::bit(64)::bigint), 0)::text AS h FROM pg_largeobject_metadata`,
+  );
+  return { count: Number(rows[0]!.n), hash: rows[0]!.h };
+}
+
+/** Every user sequence's state: last value, or null when never called. */
+export async function sequenceStates(client: pg.ClientBase): Promise<Record<string, string | null>> {
+  const { rows } = await client.query<{ name: string; v: string | null }>(
+    `SELECT schemaname || '.' || sequencename AS name, last_value::text AS v FROM pg_sequences
+      WHERE schemaname NOT IN ('pg_catalog', 'information_schema', 'tickvault') AND schemaname NOT LIKE '\\_timescaledb%' ORDER BY 1`,
+  );
+  return Object.fromEntries(rows.map((r) => [r.name, r.v]));
 }

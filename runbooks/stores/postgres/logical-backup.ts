@@ -8,9 +8,11 @@ import { backupPrefix, newBackupId, writeManifest, type Manifest } from '../../r
 import type { Repository } from '../../repository/repository';
 import { stagingDir, uploadDir } from '../../repository/transfer';
 import { libpqConnection, pgBin, toolVersion } from './binaries';
+import { stopWithRun } from './children';
 import { connect } from './connect';
-import { fingerprintTable, listTables, newestOf, type TableFingerprint } from './fingerprint';
-import { serverInfo } from './server-info';
+import { fingerprintTable, largeObjectsFingerprint, listTables, newestOf, sequenceStates, type TableFingerprint } from './fingerprint';
+import { serverInfo, sourceIdentity } from './server-info';
+import { tableLabel, type TableName } from './sql';
 
 export interface LogicalBackupOptions {
   databaseUrl: string;
@@ -19,17 +21,17 @@ export interface LogicalBackupOptions {
   jobs: number;
 }
 
-/** TABLE DATA entries of a dump's table of contents, as "schema.table". */
-export async function tocTables(dumpDir: string): Promise<string[]> {
+/**
+ * TABLE DATA lines of a dump's table of contents. pg_restore prints names
+ * unquoted ("TABLE DATA Odd Schema Order Items owner"), so callers look for
+ * a known schema and name rather than split the line.
+ */
+export async function tocDataLines(dumpDir: string): Promise<string[]> {
   const list = await $`${pgBin('pg_restore')} --list ${dumpDir}`;
-  return list.stdout
-    .split('\n')
-    .filter((line) => / TABLE DATA /.test(line) && !line.startsWith(';'))
-    .map((line) => {
-      const parts = line.split(' TABLE DATA ')[1]!.trim().split(' ');
-      return `${parts[0]}.${parts[1]}`;
-    });
+  return list.stdout.split('\n').filter((line) => / TABLE DATA /.test(line) && !line.startsWith(';'));
 }
+
+export const hasTableData = (lines: string[], table: TableName): boolean => lines.some((line) => line.includes(` TABLE DATA ${table.schema} ${table.name} `));
 
 /**
  * pg_dump directory format in parallel, from an exported snapshot; the
@@ -42,7 +44,9 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
   const holder = await run.step('connect', () => connect(opts.databaseUrl), { readOnly: true });
   run.onCleanup(() => holder.end().catch(() => undefined));
   const info = await serverInfo(holder);
+  const source = await sourceIdentity(holder, opts.databaseUrl);
   const tables = await listTables(holder);
+  const partitioned = new Set((await holder.query<{ name: string }>("SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'p'")).rows.map((r) => r.name));
   const staging = stagingDir(opts.repo.stagingRoot?.() ?? path.join(stateRoot(), 'tmp'), id);
   run.onCleanup(() => fs.rmSync(staging, { recursive: true, force: true }));
 
@@ -53,15 +57,15 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     const { conninfo, env } = libpqConnection(opts.databaseUrl);
     fs.mkdirSync(path.dirname(staging), { recursive: true });
     // -Z1: fast gzip; most of pg_dump's CPU goes to compression.
-    const dump = $({ env: { ...process.env, ...env } })`${pgBin('pg_dump')} --format=directory --jobs=${opts.jobs} --compress=1 --snapshot=${snapshot} --no-password --file=${staging} --dbname=${conninfo}`;
+    const dump = stopWithRun(run, $({ env: { ...process.env, ...env } })`${pgBin('pg_dump')} --format=directory --jobs=${opts.jobs} --compress=1 --snapshot=${snapshot} --no-password --file=${staging} --dbname=${conninfo}`);
     const fingerprinting = (async () => {
       const out: TableFingerprint[] = [];
       for (const table of tables) out.push(await fingerprintTable(holder, table, { newestAsOf: at, inTransaction: true }));
-      return out;
+      return { tables: out, largeObjects: await largeObjectsFingerprint(holder), sequences: await sequenceStates(holder) };
     })();
-    let fingerprints: TableFingerprint[];
+    let prints: Awaited<typeof fingerprinting>;
     try {
-      [, fingerprints] = await Promise.all([dump, fingerprinting]);
+      [, prints] = await Promise.all([dump, fingerprinting]);
     } catch (error) {
       dump.catch(() => undefined);
       await dump.kill().catch(() => undefined);
@@ -69,17 +73,19 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     }
     await holder.query('COMMIT');
     step.record({ tables: tables.length, snapshot });
-    return { fingerprints, snapshotAt: at };
-  }, { detail: `pg_dump -Fd -j${opts.jobs}`, dryRunResult: { fingerprints: [], snapshotAt: startedAt } });
+    return { fingerprints: prints.tables, largeObjects: prints.largeObjects, sequences: prints.sequences, snapshotAt: at };
+  }, { detail: `pg_dump -Fd -j${opts.jobs}`, dryRunResult: { fingerprints: [], largeObjects: { count: 0, hash: '0' }, sequences: {}, snapshotAt: startedAt } });
   if (run.dryRun) return undefined as unknown as Manifest;
 
   await run.step('check dump is readable (pg_restore --list)', async () => {
-    const inToc = new Set(await tocTables(staging));
-    const missing = dumped.fingerprints.filter((f) => !inToc.has(f.table)).map((f) => f.table);
+    // A partitioned table's rows are in its partitions' entries; it has none of its own.
+    const lines = await tocDataLines(staging);
+    const missing = tables.filter((t) => !partitioned.has(tableLabel(t)) && !hasTableData(lines, t)).map(tableLabel);
     if (missing.length) throw new VerificationError(`the dump's table of contents lacks: ${missing.join(', ')}`);
   });
 
   const files = await run.step('upload to repository', async (step) => {
+    run.markChanged();
     const uploaded = await uploadDir(opts.repo, `${backupPrefix(opts.env, 'postgres', id)}/dump`, staging);
     const bytes = uploaded.reduce((sum, f) => sum + f.size, 0);
     step.record({ files: uploaded.length, bytes });
@@ -98,9 +104,12 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     dataUpTo: newestOf(dumped.fingerprints),
+    // Everything committed before the exported snapshot is in the dump: that is the recovery point.
+    recoveryPoint: dumped.snapshotAt.toISOString(),
+    source,
     files,
-    tables: dumped.fingerprints.map(({ table, rows, hash, algo }) => ({ table, rows, hash, algo })),
-    details: { snapshotAt: dumped.snapshotAt.toISOString(), database: new URL(opts.databaseUrl).pathname.slice(1), format: 'directory' },
+    tables: dumped.fingerprints.map(({ table, rows, hash, algo, columns }) => ({ table, rows, hash, algo, ...(columns ? { columns } : {}) })),
+    details: { snapshotAt: dumped.snapshotAt.toISOString(), database: source.database, format: 'directory', largeObjects: dumped.largeObjects, sequences: dumped.sequences },
     checks: ['pg_restore --list reads the table of contents', 'every fingerprinted table has a TABLE DATA entry', 'sha256 of every file'],
   };
   await run.step('write manifest', () => writeManifest(opts.repo, manifest));

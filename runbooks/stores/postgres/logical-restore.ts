@@ -10,10 +10,12 @@ import { downloadVerified, stagingDir, verifyArtifacts } from '../../repository/
 import { backupPrefix } from '../../repository/manifest';
 import { databaseName, libpqConnection, pgBin, withDatabase } from './binaries';
 import { connect, withClient } from './connect';
-import { fingerprintParallel, listTables } from './fingerprint';
+import { fingerprintParallel, largeObjectsFingerprint, listTables, sequenceStates } from './fingerprint';
 import { serverInfo } from './server-info';
-import { parseTableName } from './sql';
-import { markRestored, prepareTarget, swapIntoPlace } from './target-database';
+import { tableLabel } from './sql';
+import { stopWithRun } from './children';
+import { readDatabaseProperties } from './database-properties';
+import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
 
 /** One command of a restore: SQL in the target, or a tool invocation. */
 export type RestoreCommand = { kind: 'sql'; sql: string } | { kind: 'exec'; argv: string[]; section?: 'pre-data' | 'data' | 'post-data' };
@@ -58,20 +60,52 @@ export interface LogicalRestoreResult {
   resumed: boolean;
 }
 
-/** Compare every table's row count and content hash with the manifest. */
+/** Columns recorded in the backup versus restored: names and types, each difference by name. */
+function columnProblems(table: string, expected: { name: string; type: string }[], got: { name: string; type: string }[]): string[] {
+  const have = new Map(got.map((c) => [c.name, c.type]));
+  const want = new Map(expected.map((c) => [c.name, c.type]));
+  const problems: string[] = [];
+  for (const [name, type] of want) {
+    if (!have.has(name)) problems.push(`${table}.${name} (${type}): column missing`);
+    else if (have.get(name) !== type) problems.push(`${table}.${name}: type ${have.get(name)}, backup had ${type}`);
+  }
+  for (const [name, type] of have) if (!want.has(name)) problems.push(`${table}.${name} (${type}): column not in the backup`);
+  return problems;
+}
+
+/**
+ * Compare every table's row count, columns and content hash (plus large
+ * objects and sequences) with the manifest. Tables are matched by label, not
+ * parsed from it: names may hold dots, spaces and quotes.
+ */
 export async function verifyAgainstManifest(url: string, manifest: Manifest, workers = 2): Promise<{ tables: number; rows: number }> {
   const problems: string[] = [];
-  const existing = new Set((await withClient(url, (c) => listTables(c))).map((t) => `${t.schema}.${t.name}`));
+  const existing = new Map((await withClient(url, (c) => listTables(c))).map((t) => [tableLabel(t), t]));
   for (const expected of manifest.tables) if (!existing.has(expected.table)) problems.push(`${expected.table}: missing`);
   const present = manifest.tables.filter((t) => existing.has(t.table));
-  const got = await fingerprintParallel(() => connect(url, 'restored database'), present.map((t) => ({ table: parseTableName(t.table), algo: t.algo })), workers);
+  const got = await fingerprintParallel(() => connect(url, 'restored database'), present.map((t) => ({ table: existing.get(t.table)!, algo: t.algo })), workers);
   let rows = 0;
   got.forEach((g, i) => {
     const expected = present[i]!;
     rows += g.rows;
+    const columns = expected.columns && g.columns ? columnProblems(expected.table, expected.columns, g.columns) : [];
+    problems.push(...columns);
     if (g.rows !== expected.rows) problems.push(`${expected.table}: ${g.rows} rows, backup had ${expected.rows}`);
-    else if (g.hash !== expected.hash) problems.push(`${expected.table}: content hash differs`);
+    else if (g.hash !== expected.hash && columns.length === 0) problems.push(`${expected.table}: content hash differs`);
   });
+  const details = manifest.details as { largeObjects?: { count: number; hash: string }; sequences?: Record<string, string | null> };
+  if (details.largeObjects || details.sequences) {
+    await withClient(url, async (c) => {
+      if (details.largeObjects) {
+        const lo = await largeObjectsFingerprint(c);
+        if (lo.count !== details.largeObjects!.count || lo.hash !== details.largeObjects!.hash) problems.push(`large objects: ${lo.count} (hash ${lo.hash}), backup had ${details.largeObjects!.count} (hash ${details.largeObjects!.hash})`);
+      }
+      if (details.sequences) {
+        const now = await sequenceStates(c);
+        for (const [name, value] of Object.entries(details.sequences)) if (now[name] !== value) problems.push(`sequence ${name}: last value ${now[name] ?? 'none'}, backup had ${value ?? 'none'}`);
+      }
+    });
+  }
   if (problems.length) throw new VerificationError(`restored data does not match backup ${manifest.id}: ${problems.join('; ')}`, { problems });
   return { tables: manifest.tables.length, rows };
 }
@@ -79,7 +113,7 @@ export async function verifyAgainstManifest(url: string, manifest: Manifest, wor
 export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Promise<LogicalRestoreResult> {
   const { manifest } = opts;
   const original = opts.targetUrl;
-  const restoreUrl = opts.inPlace ? withDatabase(original, `${databaseName(original)}__tv_restore`.slice(0, 63)) : original;
+  const restoreUrl = opts.inPlace ? withDatabase(original, restoreAsideName(databaseName(original))) : original;
   const staging = stagingDir(path.join(stateRoot(), 'tmp'), manifest.id);
   run.onCleanup(() => fs.rmSync(staging, { recursive: true, force: true }));
 
@@ -113,7 +147,8 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   }
 
   const prepared = await run.step('prepare target database', async (step) => {
-    const result = await prepareTarget(restoreUrl, manifest.id);
+    run.markChanged();
+    const result = await prepareTarget(restoreUrl, manifest.id, run.id);
     step.note(result.resumed ? 'recreated after an interrupted restore' : result.created ? 'created' : 'empty, ready');
     return result;
   });
@@ -123,7 +158,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   const execute = async (command: RestoreCommand) => {
     if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
     // Bulk-load settings for the restore sessions only; the result is verified afterwards.
-    else await $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${command.argv}`;
+    else await stopWithRun(run, $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${command.argv}`);
   };
   const postData = commands.find((c) => c.kind === 'exec' && c.section === 'post-data');
   await run.step(postData ? 'pg_restore schema and data' : 'pg_restore (TimescaleDB order)', async () => {
@@ -136,7 +171,27 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
   });
-  await markRestored(restoreUrl, manifest.id);
+  await run.step('database owner, ACL, settings and comment', async (step) => {
+    const blocks = await readDatabaseProperties(dumpDir, databaseName(restoreUrl));
+    const failed: string[] = [];
+    await withClient(withDatabase(restoreUrl, 'postgres'), async (admin) => {
+      for (const block of blocks) {
+        try {
+          await admin.query(block.sql);
+        } catch (error) {
+          failed.push(`${block.entry}: ${(error as Error).message}`);
+        }
+      }
+    });
+    // A role missing on this server is not a reason to throw the restore away; say what was not carried.
+    for (const f of failed) run.warn(`not carried into the restored database: ${f}`);
+    const views = await withClient(restoreUrl, (c) => c.query<{ n: string; populated: string }>('SELECT count(*)::text AS n, count(*) FILTER (WHERE ispopulated)::text AS populated FROM pg_matviews'));
+    const mv = views.rows[0]!;
+    step.record({ databaseProperties: blocks.length - failed.length, notCarried: failed, materializedViews: Number(mv.n), materializedViewsPopulated: Number(mv.populated) });
+    run.report({ materializedViews: { count: Number(mv.n), refreshed: Number(mv.populated) }, databasePropertiesNotCarried: failed });
+    step.note(`${blocks.length - failed.length}/${blocks.length} applied; ${mv.n} materialized view(s), ${mv.populated} refreshed by pg_restore`);
+  });
+  await markRestored(restoreUrl);
 
   let previousDatabase: string | null | undefined;
   if (opts.inPlace) {

@@ -70,3 +70,18 @@ export async function pgbackrestInfo(target: PgBackRestTarget): Promise<PgBackRe
 export async function pgbackrestVersion(): Promise<string> {
   return (await $`pgbackrest version`.nothrow()).stdout.trim() || 'pgBackRest (unknown)';
 }
+
+/**
+ * When the newest archived WAL segment reached the repository: the end of
+ * what a replay of all archived WAL can recover. Null when it cannot be told.
+ */
+export async function archivedWalEnd(target: PgBackRestTarget): Promise<Date | null> {
+  const info = await pgbackrestInfo(target);
+  const archive = info.archive.at(-1);
+  if (!archive?.max || !/^[0-9A-F]{24}$/.test(archive.max) || !/^[\w.-]+$/.test(archive.id)) return null;
+  const out = await pgbackrest(target, ['repo-ls', '--output=json', `--filter=^${archive.max}`, `archive/${target.stanza}/${archive.id}/${archive.max.slice(0, 16)}`], { nothrow: true });
+  if (out.exitCode !== 0) return null;
+  const files = Object.values(JSON.parse(out.stdout || '{}') as Record<string, { time?: number }>);
+  const newest = Math.max(...files.map((f) => f.time ?? 0));
+  return newest > 0 ? new Date(newest * 1000) : null;
+}

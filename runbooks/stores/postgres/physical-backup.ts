@@ -4,7 +4,7 @@ import { backupPrefix, newBackupId, writeManifest, type Manifest } from '../../r
 import type { Repository } from '../../repository/repository';
 import { withClient } from './connect';
 import { pgbackrest, pgbackrestInfo, pgbackrestVersion, type PgBackRestTarget } from './pgbackrest';
-import { serverInfo } from './server-info';
+import { serverInfo, sourceIdentity } from './server-info';
 
 export interface PhysicalBackupOptions {
   databaseUrl: string;
@@ -22,7 +22,7 @@ export interface PhysicalBackupOptions {
 export async function physicalBackup(run: Run, opts: PhysicalBackupOptions): Promise<Manifest> {
   const startedAt = new Date();
   const id = newBackupId('postgres', 'physical', startedAt);
-  const info = await run.step('connect', () => withClient(opts.databaseUrl, serverInfo), { readOnly: true });
+  const { info, source } = await run.step('connect', () => withClient(opts.databaseUrl, async (c) => ({ info: await serverInfo(c), source: await sourceIdentity(c, opts.databaseUrl) })), { readOnly: true });
 
   await run.step('check WAL archiving (pgbackrest check)', async () => {
     await pgbackrest(opts.pgbackrest, ['check']);
@@ -53,6 +53,9 @@ export async function physicalBackup(run: Run, opts: PhysicalBackupOptions): Pro
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     dataUpTo: new Date(backup.timestamp.stop * 1000).toISOString(),
+    // Restored alone (--backup), the set is consistent at its end.
+    recoveryPoint: new Date(backup.timestamp.stop * 1000).toISOString(),
+    source,
     files: [file],
     tables: [],
     details: {

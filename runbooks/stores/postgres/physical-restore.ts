@@ -1,19 +1,23 @@
-import crypto from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { ConfigError } from '../../engine/errors';
-import { localDir } from '../../engine/paths';
 import type { Run } from '../../engine/run';
-import { baseSettings, clusterUrl, socketDirFor, startCluster, writeClusterConf } from '../../local/postgres-cluster';
-import { choosePort } from '../../local/process';
-import { chownTree, serviceUser } from '../../local/service-user';
-import { registerExtraCluster } from '../../local/state';
 import { databaseName } from './binaries';
 import { withClient } from './connect';
 import { fingerprintTable, listTables, newestOf } from './fingerprint';
-import { pgbackrest, pgbackrestInfo, type PgBackRestTarget } from './pgbackrest';
+import { archivedWalEnd, pgbackrest, pgbackrestInfo, type PgBackRestTarget } from './pgbackrest';
 import { checkTargetTime, pitrWindow, segmentEndLsn } from './pitr-window';
 import { waitForPromotion } from './recovery-watch';
+
+/**
+ * Where a physical restore's new cluster comes from. recovery/ injects it
+ * (locally: a data directory under the local stack, started on a free port);
+ * stores/ knows nothing of how servers are run.
+ */
+export interface ClusterProvisioner {
+  /** A new, empty data directory the server's OS user owns. */
+  newDataDir(): Promise<{ name: string; dataDir: string }>;
+  /** Start the restored data directory (archiving off) on a free port; the URL reaches `database` as the source's user. */
+  start(restored: { name: string; dataDir: string }, login: { user: string; password: string; database: string }): Promise<{ port: number; url: string; logFile: string }>;
+}
 
 export interface PhysicalRestoreOptions {
   pgbackrest: PgBackRestTarget;
@@ -24,6 +28,7 @@ export interface PhysicalRestoreOptions {
   /** ...or replay WAL up to this time... */
   toTime?: Date;
   /** ...else replay all archived WAL (latest). */
+  provisioner: ClusterProvisioner;
 }
 
 /** pgBackRest wants "YYYY-MM-DD HH:MM:SS.mmm+00" (it reads a bare time as local). */
@@ -37,6 +42,9 @@ export interface PhysicalRestoreResult {
   rows: number;
   newestData: string | null;
   recoveryTarget: string;
+  /** The consistency point of what was restored (RPO is measured from it), with how it was found. */
+  recoveryPoint: { at: string | null; basis: string };
+  lastReplayedCommit: string | null;
 }
 
 /**
@@ -56,37 +64,29 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
     return lastSegment ? segmentEndLsn(lastSegment) : undefined;
   }, { readOnly: true });
 
-  const name = `restore-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${crypto.randomBytes(2).toString('hex')}`;
-  const root = path.join(localDir(), 'restores', name);
-  const dataDir = path.join(root, 'data');
   const recoveryTarget = opts.toTime ? `time ${opts.toTime.toISOString()}` : opts.label ? `end of ${opts.label}` : 'end of archived WAL';
-  const args = ['restore', `--pg1-path=${dataDir}`, '--archive-mode=off'];
+  const args = ['restore', '--archive-mode=off'];
   if (opts.toTime) args.push('--type=time', `--target=${pgbackrestTime(opts.toTime)}`, '--target-action=promote');
   else if (opts.label) args.push(`--set=${opts.label}`, '--type=immediate', '--target-action=promote');
 
-  const user = await serviceUser();
-  await run.step('pgbackrest restore (checksums checked per file)', async () => {
-    fs.mkdirSync(root, { recursive: true, mode: 0o755 });
-    fs.mkdirSync(dataDir, { mode: 0o700 });
-    chownTree(root, user);
-    await pgbackrest(opts.pgbackrest, args);
-  }, { detail: `${recoveryTarget} → new data directory ${dataDir}` });
-  if (run.dryRun) return { targetUrl: '', dataDir, port: 0, tables: 0, rows: 0, newestData: null, recoveryTarget };
+  const restored = await run.step('pgbackrest restore (checksums checked per file)', async (step) => {
+    run.markChanged();
+    const dir = await opts.provisioner.newDataDir();
+    step.note(`${recoveryTarget} → new data directory ${dir.dataDir}`);
+    await pgbackrest(opts.pgbackrest, [...args, `--pg1-path=${dir.dataDir}`]);
+    return dir;
+  }, { detail: recoveryTarget, dryRunResult: { name: '', dataDir: '' } });
+  if (run.dryRun) return { targetUrl: '', dataDir: '', port: 0, tables: 0, rows: 0, newestData: null, recoveryTarget, recoveryPoint: { at: null, basis: 'dry run' }, lastReplayedCommit: null };
 
-  const port = await choosePort(undefined);
-  const spec = { name, dataDir, port, socketDir: socketDirFor(path.join(root, 'run'), crypto.createHash('sha256').update(root).digest('hex').slice(0, 8)), logFile: path.join(root, 'postgres.log') };
   const source = new URL(opts.sourceUrl);
-  const targetUrl = clusterUrl(port, decodeURIComponent(source.username), decodeURIComponent(source.password), databaseName(opts.sourceUrl));
-
-  await run.step('start restored cluster and wait for promotion', async (step) => {
-    writeClusterConf(dataDir, { ...baseSettings(spec), archive_mode: 'off' });
-    chownTree(root, user);
-    await startCluster(spec, user);
-    registerExtraCluster(spec);
-    const replay = await waitForPromotion({ url: targetUrl, dataDir, logFile: spec.logFile, endLsn, progress: step.progress });
+  const started = await run.step('start restored cluster and wait for promotion', async (step) => {
+    const server = await opts.provisioner.start(restored, { user: decodeURIComponent(source.username), password: decodeURIComponent(source.password), database: databaseName(opts.sourceUrl) });
+    const replay = await waitForPromotion({ url: server.url, dataDir: restored.dataDir, logFile: server.logFile, endLsn, progress: step.progress });
     step.record({ replayedLsn: replay.replayedLsn, lastReplayedCommit: replay.lastReplayedCommit?.toISOString() });
-    step.note(`port ${port}`);
+    step.note(`port ${server.port}`);
+    return server;
   });
+  const targetUrl = started.url;
 
   const checked = await run.step('verify tables are readable', async (step) => {
     const asOf = opts.toTime ?? new Date();
@@ -95,9 +95,34 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
       const prints = [];
       for (const table of tables) prints.push(await fingerprintTable(client, table, { newestAsOf: asOf }));
       const rows = prints.reduce((sum, p) => sum + p.rows, 0);
+      const replayed = await client.query<{ at: string | null }>(`SELECT to_char(pg_last_xact_replay_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS at`);
       step.note(`${tables.length} tables, ${rows.toLocaleString('en-US')} rows`);
-      return { tables: tables.length, rows, newestData: newestOf(prints) };
+      return { tables: tables.length, rows, newestData: newestOf(prints), lastReplayedCommit: replayed.rows[0]?.at ?? null };
     });
   });
-  return { targetUrl, dataDir, port, ...checked, recoveryTarget };
+  const recoveryPoint = await run.step('find the recovery point', () => physicalRecoveryPoint(opts, checked.lastReplayedCommit), { readOnly: true });
+  return { targetUrl, dataDir: restored.dataDir, port: started.port, ...checked, recoveryTarget, recoveryPoint };
+}
+
+/**
+ * PITR: the recovery target (PostgreSQL stops with an error if WAL ends
+ * before it). A backup set: its end. All archived WAL: the last replayed
+ * commit or the time the newest WAL segment was archived, whichever is
+ * later (a quiet database commits nothing, yet loses nothing either).
+ */
+async function physicalRecoveryPoint(opts: PhysicalRestoreOptions, lastCommit: string | null): Promise<{ at: string | null; basis: string }> {
+  if (opts.toTime) return { at: opts.toTime.toISOString(), basis: 'recovery target time' };
+  const info = await pgbackrestInfo(opts.pgbackrest);
+  if (opts.label) {
+    const set = info.backup.find((b) => b.label === opts.label);
+    return set ? { at: new Date(set.timestamp.stop * 1000).toISOString(), basis: `end of backup ${opts.label}` } : { at: lastCommit, basis: lastCommit ? 'last replayed commit' : 'unknown: backup set not found' };
+  }
+  const walEnd = await archivedWalEnd(opts.pgbackrest);
+  const newestBackup = info.backup.at(-1);
+  const candidates = [
+    ...(lastCommit ? [{ at: lastCommit, basis: 'last replayed commit' }] : []),
+    ...(walEnd ? [{ at: walEnd.toISOString(), basis: 'end of archived WAL (newest segment archived)' }] : []),
+    ...(newestBackup ? [{ at: new Date(newestBackup.timestamp.stop * 1000).toISOString(), basis: `end of backup ${newestBackup.label}` }] : []),
+  ].sort((a, b) => a.at.localeCompare(b.at));
+  return candidates.at(-1) ?? { at: null, basis: 'unknown: no commit replayed, no archived WAL time, no backup' };
 }

@@ -21,3 +21,27 @@ export function databaseIdentity(url: string): string {
   const u = new URL(url);
   return `${u.hostname}:${u.port || 5432}${u.pathname}`;
 }
+
+/** What a backup is of: the cluster (system identifier) and database. */
+export interface SourceIdentity {
+  systemIdentifier?: string;
+  database: string;
+  host: string;
+}
+
+/**
+ * The cluster's system identifier survives renames of hosts and ports (a
+ * physical restore keeps it too). pg_control_system() needs superuser or
+ * pg_monitor-like rights; without them the host:port stands in.
+ */
+export async function sourceIdentity(client: pg.ClientBase, url: string): Promise<SourceIdentity> {
+  const u = new URL(url);
+  const database = (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db;
+  let systemIdentifier: string | undefined;
+  try {
+    systemIdentifier = (await client.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()')).rows[0]?.id;
+  } catch {
+    systemIdentifier = undefined;
+  }
+  return { ...(systemIdentifier ? { systemIdentifier } : {}), database, host: `${u.hostname}:${u.port || 5432}` };
+}

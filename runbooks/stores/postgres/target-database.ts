@@ -1,26 +1,68 @@
+import crypto from 'node:crypto';
 import type pg from 'pg';
-import { ConfigError, RefusedError } from '../../engine/errors';
+import { RefusedError } from '../../engine/errors';
 import { databaseName, withDatabase } from './binaries';
 import { connect, withClient } from './connect';
-import { listTables } from './fingerprint';
 import { quoteIdent } from './sql';
 
-// A database comment marks a restore in progress, so a re-run after kill -9
-// knows the half-restored database is ours to recreate, not user data.
-const RESTORING = 'tickvault:restoring:';
+// A database-level setting marks a restore in progress: "<run>:<created|adopted>:<backup>".
+// It leaves the database's comment alone (that is user data) and goes with the
+// database if it is renamed or dropped.
+const MARKER = 'tickvault.restore';
 
 const maintenanceUrl = (url: string): string => withDatabase(url, 'postgres');
+const quoteLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
 
-async function databaseComment(admin: pg.ClientBase, name: string): Promise<string | null | undefined> {
-  const { rows } = await admin.query<{ comment: string | null }>('SELECT shobj_description(oid, $2) AS comment FROM pg_database WHERE datname = $1', [name, 'pg_database']);
-  return rows.length ? rows[0]!.comment : undefined;
+interface Marker {
+  run: string;
+  created: boolean;
+  backup: string;
 }
 
-async function recreate(admin: pg.ClientBase, name: string, backupId: string): Promise<void> {
-  await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [name]);
-  await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
+/** The restore marker of a database; null when it has none, undefined when the database does not exist. */
+async function readMarker(admin: pg.ClientBase, name: string): Promise<Marker | null | undefined> {
+  const { rows } = await admin.query<{ settings: string[] | null }>(
+    `SELECT (SELECT s.setconfig FROM pg_db_role_setting s WHERE s.setdatabase = d.oid AND s.setrole = 0) AS settings FROM pg_database d WHERE d.datname = $1`,
+    [name],
+  );
+  if (!rows.length) return undefined;
+  const value = rows[0]!.settings?.find((s) => s.startsWith(`${MARKER}=`))?.slice(MARKER.length + 1);
+  if (!value) return null;
+  const [run, how, ...backup] = value.split(':');
+  return { run: run ?? '', created: how === 'created', backup: backup.join(':') };
+}
+
+const writeMarker = (admin: pg.ClientBase, name: string, marker: Marker): Promise<unknown> =>
+  admin.query(`ALTER DATABASE ${quoteIdent(name)} SET ${MARKER} = ${quoteLiteral(`${marker.run}:${marker.created ? 'created' : 'adopted'}:${marker.backup}`)}`);
+
+async function createOwn(admin: pg.ClientBase, name: string, marker: Marker, dropFirst: boolean): Promise<void> {
+  if (dropFirst) {
+    await admin.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`);
+    await admin.query(`DROP DATABASE ${quoteIdent(name)} WITH (FORCE)`);
+  }
   await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
-  await admin.query(`COMMENT ON DATABASE ${quoteIdent(name)} IS '${RESTORING}${backupId}'`);
+  await writeMarker(admin, name, marker);
+}
+
+/**
+ * User objects in a database: anything but the empty public schema and
+ * PL/pgSQL. Schemas, tables, views, sequences, functions, types, extensions
+ * and large objects all count; the first few are named.
+ */
+export async function userObjects(client: pg.ClientBase): Promise<string[]> {
+  const system = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`;
+  const { rows } = await client.query<{ what: string }>(
+    `SELECT what FROM (
+       SELECT 'schema ' || quote_ident(n.nspname) AS what FROM pg_namespace n WHERE ${system} AND n.nspname <> 'public'
+       UNION ALL SELECT 'relation ' || c.oid::regclass::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${system}
+       UNION ALL SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE ${system}
+       UNION ALL SELECT 'type ' || t.oid::regtype::text FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+         WHERE ${system} AND t.typrelid = 0 AND t.typelem = 0
+       UNION ALL SELECT 'extension ' || e.extname FROM pg_extension e WHERE e.extname <> 'plpgsql'
+       UNION ALL SELECT 'large object ' || l.oid::text FROM pg_largeobject_metadata l
+     ) objects LIMIT 5`,
+  );
+  return rows.map((r) => r.what);
 }
 
 export interface PreparedTarget {
@@ -31,66 +73,103 @@ export interface PreparedTarget {
 }
 
 /**
- * Make the target ready: create it if missing, resume (recreate) one that an
- * interrupted restore left behind, and refuse one that holds user tables.
+ * Make the target ready: create it if missing; recreate one that an
+ * interrupted restore *created* (its marker says so); refuse one that holds
+ * any user object, or that an interrupted restore adopted (it existed
+ * before: tickvault never drops a database it did not create).
  */
-export async function prepareTarget(targetUrl: string, backupId: string): Promise<PreparedTarget> {
+export async function prepareTarget(targetUrl: string, backupId: string, runId: string): Promise<PreparedTarget> {
   const database = databaseName(targetUrl);
   return withClient(maintenanceUrl(targetUrl), async (admin) => {
-    const comment = await databaseComment(admin, database);
-    if (comment === undefined) {
-      await recreate(admin, database, backupId);
+    const marker = await readMarker(admin, database);
+    if (marker === undefined) {
+      await createOwn(admin, database, { run: runId, created: true, backup: backupId }, false);
       return { url: targetUrl, database, created: true, resumed: false };
     }
-    if (comment?.startsWith(RESTORING)) {
-      await recreate(admin, database, backupId);
-      return { url: targetUrl, database, created: false, resumed: true };
+    if (marker?.created) {
+      await createOwn(admin, database, { run: runId, created: true, backup: backupId }, true);
+      return { url: targetUrl, database, created: true, resumed: true };
     }
-    const tables = await withClient(targetUrl, (client) => listTables(client), '--target-url');
-    if (tables.length > 0) {
-      throw new RefusedError(`the target database "${database}" is not empty (${tables.length} tables, e.g. ${tables[0]!.schema}.${tables[0]!.name}); nothing was changed`, {
+    if (marker) {
+      throw new RefusedError(`the target database "${database}" holds an interrupted restore (run ${marker.run}) into a database that existed before; tickvault does not drop databases it did not create`, {
+        hint: `drop "${database}" yourself if it may go, or restore into a new database`,
+      });
+    }
+    const objects = await withClient(targetUrl, userObjects, '--target-url');
+    if (objects.length > 0) {
+      throw new RefusedError(`the target database "${database}" is not empty (${objects.join(', ')}${objects.length === 5 ? ', …' : ''}); nothing was changed`, {
         hint: 'restore into a new database (--target-url …/new_name creates it) or use --in-place',
       });
     }
-    await admin.query(`COMMENT ON DATABASE ${quoteIdent(database)} IS '${RESTORING}${backupId}'`);
+    await writeMarker(admin, database, { run: runId, created: false, backup: backupId });
     return { url: targetUrl, database, created: false, resumed: false };
   }, '--target-url (maintenance database "postgres")');
 }
 
-export async function markRestored(targetUrl: string, backupId: string): Promise<void> {
-  await withClient(maintenanceUrl(targetUrl), (admin) => admin.query(`COMMENT ON DATABASE ${quoteIdent(databaseName(targetUrl))} IS ${quoteLiteral(`tickvault:restored:${backupId}:${new Date().toISOString()}`)}`));
+/** The restore is complete and verified: the marker goes. */
+export async function markRestored(targetUrl: string): Promise<void> {
+  await withClient(maintenanceUrl(targetUrl), (admin) => admin.query(`ALTER DATABASE ${quoteIdent(databaseName(targetUrl))} RESET ${MARKER}`));
 }
 
-const quoteLiteral = (text: string): string => `'${text.replace(/'/g, "''")}'`;
+/** Cut a name to at most `bytes` UTF-8 bytes without splitting a character. */
+export function truncateBytes(text: string, bytes: number): string {
+  let out = '';
+  for (const ch of text) {
+    if (Buffer.byteLength(out + ch) > bytes) break;
+    out += ch;
+  }
+  return out;
+}
+
+/** A name made of `base` and `suffix` that fits PostgreSQL's 63 bytes; the suffix is never cut. */
+export const withSuffix = (base: string, suffix: string): string => `${truncateBytes(base, 63 - Buffer.byteLength(suffix))}${suffix}`;
+
+/** Where an in-place restore builds its copy: stable per original (a re-run resumes it), distinct from it. */
+export const restoreAsideName = (original: string): string => withSuffix(original, `__tv_rs_${crypto.createHash('sha256').update(original).digest('hex').slice(0, 8)}`);
 
 /**
  * In-place: the verified copy takes the original's name. Connections to the
  * original are closed and refused first (writers quiesced); the original is
- * kept under a dated name, never dropped.
+ * kept under a unique dated name, never dropped, and stays connectable. If
+ * any step after quiescing fails, names and connections are put back and the
+ * error is a failure while running (exit 1): something was changed.
  */
 export async function swapIntoPlace(originalUrl: string, restoredDatabase: string): Promise<{ previous: string | null }> {
   const original = databaseName(originalUrl);
   const stamp = new Date().toISOString().replace(/[-:]/g, '').slice(0, 15);
-  const previous = `${original}__tv_pre_${stamp}`.slice(0, 63);
+  const previous = withSuffix(original, `__tv_pre_${stamp}_${crypto.randomBytes(2).toString('hex')}`);
   const admin = await connect(maintenanceUrl(originalUrl), 'DATABASE_URL (maintenance database "postgres")');
+  let quiesced = false;
+  let renamed = false;
   try {
     const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [original])).rowCount! > 0;
     if (exists) {
       await admin.query(`ALTER DATABASE ${quoteIdent(original)} WITH ALLOW_CONNECTIONS false`);
-      for (let attempt = 0; ; attempt++) {
-        await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [original]);
-        try {
-          await admin.query(`ALTER DATABASE ${quoteIdent(original)} RENAME TO ${quoteIdent(previous)}`);
-          break;
-        } catch (error) {
-          if (attempt >= 20) throw new ConfigError(`could not quiesce "${original}": ${(error as Error).message}`);
-          await new Promise((resolve) => setTimeout(resolve, 250));
-        }
-      }
+      quiesced = true;
+      await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [original]);
+      await renameWhenFree(admin, original, previous);
+      renamed = true;
     }
     await admin.query(`ALTER DATABASE ${quoteIdent(restoredDatabase)} RENAME TO ${quoteIdent(original)}`);
+    if (exists) await admin.query(`ALTER DATABASE ${quoteIdent(previous)} WITH ALLOW_CONNECTIONS true`);
     return { previous: exists ? previous : null };
+  } catch (error) {
+    if (renamed) await admin.query(`ALTER DATABASE ${quoteIdent(previous)} RENAME TO ${quoteIdent(original)}`).catch(() => undefined);
+    if (quiesced) await admin.query(`ALTER DATABASE ${quoteIdent(original)} WITH ALLOW_CONNECTIONS true`).catch(() => undefined);
+    throw new Error(`swap into place failed after writers were quiesced; "${original}" was put back and accepts connections again: ${(error as Error).message}`);
   } finally {
-    await admin.end();
+    await admin.end().catch(() => undefined);
   }
+}
+
+/** RENAME needs the database free of sessions; terminated sessions take a moment to go. */
+async function renameWhenFree(admin: pg.ClientBase, from: string, to: string): Promise<void> {
+  // Terminated backends exit asynchronously: poll pg_stat_activity until they are gone (bounded).
+  for (let attempt = 0; ; attempt++) {
+    const left = await admin.query('SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [from]);
+    if (left.rowCount === 0 || attempt >= 200) break;
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [from]);
+    await admin.query('SELECT pg_sleep(0.05)');
+  }
+  await admin.query(`ALTER DATABASE ${quoteIdent(from)} RENAME TO ${quoteIdent(to)}`);
 }

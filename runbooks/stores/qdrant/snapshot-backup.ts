@@ -27,11 +27,15 @@ export async function snapshotBackup(run: Run, opts: SnapshotBackupOptions): Pro
   const files: ManifestFile[] = [];
   const points: Record<string, number> = {};
 
+  const createdAt: number[] = [];
   for (const collection of collections) {
     await run.step(`snapshot ${collection}`, async (step) => {
       points[collection] = (await client.count(collection, { exact: true })).count;
       const snapshot = await client.createSnapshot(collection, { wait: true });
       if (!snapshot) throw new Error(`Qdrant returned no snapshot for ${collection}`);
+      // Qdrant gives UTC without a zone; the oldest collection snapshot is the backup's recovery point.
+      const created = snapshot.creation_time ? Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(snapshot.creation_time) ? snapshot.creation_time : `${snapshot.creation_time}Z`) : NaN;
+      if (!Number.isNaN(created)) createdAt.push(created);
       try {
         const response = await qdrantFetch(opts.qdrant, `collections/${encodeURIComponent(collection)}/snapshots/${encodeURIComponent(snapshot.name)}`);
         if (!response.ok || !response.body) throw new Error(`download of ${snapshot.name} failed: HTTP ${response.status}`);
@@ -58,6 +62,7 @@ export async function snapshotBackup(run: Run, opts: SnapshotBackupOptions): Pro
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     dataUpTo: startedAt.toISOString(),
+    recoveryPoint: new Date(createdAt.length === collections.length && createdAt.length ? Math.min(...createdAt) : startedAt.getTime()).toISOString(),
     files,
     tables: [],
     details: { collections: points },

@@ -104,6 +104,7 @@ export async function rdbBackup(run: Run, opts: RdbBackupOptions): Promise<Manif
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     dataUpTo: savedAt.toISOString(),
+    recoveryPoint: savedAt.toISOString(),
     files: [{ path: 'dump.rdb', size: stored.size, sha256: stored.sha256 }],
     tables: [],
     details: { dbsize: before.dbsize, fingerprint: stable ? before : null, aofEnabled: aof === '1' },

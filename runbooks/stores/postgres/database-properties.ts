@@ -1,0 +1,55 @@
+import { $ } from 'zx';
+import { pgBin } from './binaries';
+import { quoteIdent } from './sql';
+
+/**
+ * Database-level properties (owner, ACL, ALTER DATABASE … SET, ALTER ROLE …
+ * IN DATABASE … SET, comment) are in every pg_dump archive, but pg_restore
+ * emits them only with --create, under the source's name. tickvault creates
+ * the target itself, so it takes those statements from `pg_restore --create
+ * --schema-only` and points them at the target: pg_dump did the quoting of
+ * settings such as search_path, which is easy to get wrong by hand.
+ */
+export interface PropertyBlock {
+  /** The archive entry, e.g. "DATABASE PROPERTIES corpus1". */
+  entry: string;
+  sql: string;
+}
+
+const HEADER = /^-- Name: (.*); Type: (.*); Schema: -; Owner: .*$/;
+const ENTRY_END = /^(-- Name: |-- TOC entry |-- Data for Name: |\\)/;
+const escapeRegex = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The statements of an archive's database-level entries, pointed at `target`. */
+export function databasePropertyBlocks(script: string, target: string): PropertyBlock[] {
+  const lines = script.split('\n');
+  const blocks: PropertyBlock[] = [];
+  // The source's name, as the DATABASE entry's header gives it.
+  const source = lines.map((l) => HEADER.exec(l)).find((m) => m?.[2] === 'DATABASE')?.[1];
+  if (source === undefined) return [];
+  // pg_dump writes the name bare when it is a plain lower-case identifier, else double-quoted.
+  const name = new RegExp(`((?:ON|ALTER|IN) DATABASE )(?:${escapeRegex(quoteIdent(source))}|${escapeRegex(source)})(?=[ ;\\n])`, 'g');
+  for (let i = 0; i < lines.length; i++) {
+    const header = HEADER.exec(lines[i]!);
+    if (!header) continue;
+    const [, entryName, type] = header as unknown as [string, string, string];
+    const wanted = type === 'DATABASE PROPERTIES' || type === 'DATABASE' || ((type === 'COMMENT' || type === 'ACL' || type === 'SECURITY LABEL') && entryName.startsWith('DATABASE '));
+    if (!wanted) continue;
+    const body: string[] = [];
+    // An entry ends at the next entry's header or at a psql meta-command (\connect, \restrict).
+    for (i = i + 1; i < lines.length && !ENTRY_END.test(lines[i]!); i++) body.push(lines[i]!);
+    i--;
+    let sql = body.filter((l) => !/^--/.test(l)).join('\n');
+    // The DATABASE entry itself is CREATE DATABASE (tickvault made the target) plus its owner.
+    if (type === 'DATABASE') sql = sql.split('\n').filter((l) => /^ALTER DATABASE .* OWNER TO /.test(l)).join('\n');
+    sql = sql.replace(name, `$1${quoteIdent(target)}`).trim();
+    if (sql) blocks.push({ entry: `${type} ${entryName}`, sql });
+  }
+  return blocks;
+}
+
+/** Read the database-level statements out of a dump directory. */
+export async function readDatabaseProperties(dumpDir: string, target: string): Promise<PropertyBlock[]> {
+  const out = await $`${pgBin('pg_restore')} --create --schema-only --file=- ${dumpDir}`.quiet();
+  return databasePropertyBlocks(out.stdout, target);
+}
