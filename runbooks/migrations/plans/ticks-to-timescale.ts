@@ -1,5 +1,6 @@
 import { VerificationError } from '../../engine/errors';
 import { withClient } from '../../stores/postgres/connect';
+import { canCreateTimescale } from '../../stores/postgres/timescale';
 import { compareTables } from '../../verify/compare';
 import { copyAcross } from '../copy/cross-database';
 import { forgetBatches } from '../copy/ledger';
@@ -13,8 +14,7 @@ import { backupOf, inTransaction } from './shared';
 const TICKS = { schema: 'public', name: 'tick_data' };
 
 async function timescaleOnTarget(ctx: PhaseContext): Promise<boolean> {
-  const { rows } = await ctx.target.query<{ ok: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AS ok");
-  return Boolean(rows[0]?.ok);
+  return canCreateTimescale(ctx.target);
 }
 
 async function parity(ctx: PhaseContext) {

@@ -11,6 +11,7 @@ import { libpqConnection, pgBin, toolVersion } from './binaries';
 import { connect } from './connect';
 import { fingerprintTable, listTables, newestOf, type TableFingerprint } from './fingerprint';
 import { serverInfo } from './server-info';
+import { timescaleInventory, type TimescaleInventory } from './timescale';
 
 export interface LogicalBackupOptions {
   databaseUrl: string;
@@ -57,11 +58,13 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     const fingerprinting = (async () => {
       const out: TableFingerprint[] = [];
       for (const table of tables) out.push(await fingerprintTable(holder, table, { newestAsOf: at, inTransaction: true }));
-      return out;
+      // Chunks, compressed chunks, aggregates and jobs as of the same snapshot.
+      return { out, timescale: await timescaleInventory(holder) };
     })();
     let fingerprints: TableFingerprint[];
+    let timescale: TimescaleInventory | null;
     try {
-      [, fingerprints] = await Promise.all([dump, fingerprinting]);
+      [, { out: fingerprints, timescale }] = await Promise.all([dump, fingerprinting]);
     } catch (error) {
       dump.catch(() => undefined);
       await dump.kill().catch(() => undefined);
@@ -69,8 +72,8 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     }
     await holder.query('COMMIT');
     step.record({ tables: tables.length, snapshot });
-    return { fingerprints, snapshotAt: at };
-  }, { detail: `pg_dump -Fd -j${opts.jobs}`, dryRunResult: { fingerprints: [], snapshotAt: startedAt } });
+    return { fingerprints, snapshotAt: at, timescale };
+  }, { detail: `pg_dump -Fd -j${opts.jobs}`, dryRunResult: { fingerprints: [], snapshotAt: startedAt, timescale: null } });
   if (run.dryRun) return undefined as unknown as Manifest;
 
   await run.step('check dump is readable (pg_restore --list)', async () => {
@@ -100,7 +103,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     dataUpTo: newestOf(dumped.fingerprints),
     files,
     tables: dumped.fingerprints.map(({ table, rows, hash, algo }) => ({ table, rows, hash, algo })),
-    details: { snapshotAt: dumped.snapshotAt.toISOString(), database: new URL(opts.databaseUrl).pathname.slice(1), format: 'directory' },
+    details: { snapshotAt: dumped.snapshotAt.toISOString(), database: new URL(opts.databaseUrl).pathname.slice(1), format: 'directory', ...(dumped.timescale ? { timescale: dumped.timescale } : {}) },
     checks: ['pg_restore --list reads the table of contents', 'every fingerprinted table has a TABLE DATA entry', 'sha256 of every file'],
   };
   await run.step('write manifest', () => writeManifest(opts.repo, manifest));

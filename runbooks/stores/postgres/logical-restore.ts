@@ -13,6 +13,7 @@ import { connect, withClient } from './connect';
 import { fingerprintParallel, listTables } from './fingerprint';
 import { serverInfo } from './server-info';
 import { parseTableName } from './sql';
+import { describeInventory, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, type TimescaleInventory } from './timescale';
 import { markRestored, prepareTarget, swapIntoPlace } from './target-database';
 
 /** One command of a restore: SQL in the target, or a tool invocation. */
@@ -25,7 +26,7 @@ export type RestoreCommand = { kind: 'sql'; sql: string } | { kind: 'exec'; argv
  * Timescale's procedure: extension first, pre_restore, one serial
  * pg_restore (no parallel catalog restore, timescaledb#698), post_restore.
  */
-export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: string; conninfo: string; jobs: number }): RestoreCommand[] {
+export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: string; conninfo: string; jobs: number; timescaleUpdate?: boolean }): RestoreCommand[] {
   const timescale = manifest.server.extensions.timescaledb;
   const pgRestore = (jobs: number, section?: 'pre-data' | 'data' | 'post-data'): RestoreCommand => ({
     kind: 'exec',
@@ -38,6 +39,8 @@ export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: stri
     { kind: 'sql', sql: 'SELECT timescaledb_pre_restore()' },
     pgRestore(1),
     { kind: 'sql', sql: 'SELECT timescaledb_post_restore()' },
+    // Same version first, then Timescale's documented update (a fresh session).
+    ...(opts.timescaleUpdate ? [{ kind: 'sql', sql: 'ALTER EXTENSION timescaledb UPDATE' } as const] : []),
   ];
 }
 
@@ -48,6 +51,8 @@ export interface LogicalRestoreOptions {
   targetUrl: string;
   inPlace: boolean;
   jobs: number;
+  /** Restore into the backup's TimescaleDB version, then ALTER EXTENSION … UPDATE to the target's. */
+  timescaleUpdate?: boolean;
 }
 
 export interface LogicalRestoreResult {
@@ -83,16 +88,16 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   const staging = stagingDir(path.join(stateRoot(), 'tmp'), manifest.id);
   run.onCleanup(() => fs.rmSync(staging, { recursive: true, force: true }));
 
-  await run.step('check server version', async (step) => {
+  const timescale = await run.step('check server version', async (step) => {
     const target = await withClient(withDatabase(original, 'postgres'), serverInfo, 'target (maintenance database "postgres")');
     const sourceMajor = Number(manifest.server.version.split('.')[0]);
     const targetMajor = Math.floor(target.versionNum / 10000);
     step.record({ source: manifest.server.version, target: target.version });
     if (targetMajor < sourceMajor) throw new ConfigError(`the target runs PostgreSQL ${target.version}, older than the backup's ${manifest.server.version}`);
-    if (manifest.server.extensions.timescaledb && !target.extensions.timescaledb) {
-      const available = await withClient(withDatabase(original, 'postgres'), (c) => c.query("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"));
-      if (!available.rowCount) throw new ConfigError('the backup uses TimescaleDB but the target server does not offer the extension');
-    }
+    const tsTarget = manifest.server.extensions.timescaledb ? await withClient(withDatabase(original, 'postgres'), timescaleTarget) : undefined;
+    const plan = planTimescaleRestore(manifest.server.extensions.timescaledb, tsTarget ?? { defaultVersion: null, availableVersions: [] }, Boolean(opts.timescaleUpdate));
+    if (plan.createVersion) step.record({ timescaledb: plan });
+    return plan;
   }, { readOnly: true });
 
   // A local repository is read in place; a remote one is downloaded into staging.
@@ -119,7 +124,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   });
 
   const { conninfo, env } = libpqConnection(restoreUrl);
-  const commands = logicalRestoreCommands(manifest, { dumpDir, conninfo, jobs: opts.jobs });
+  const commands = logicalRestoreCommands(manifest, { dumpDir, conninfo, jobs: opts.jobs, timescaleUpdate: Boolean(timescale.updateTo) });
   const execute = async (command: RestoreCommand) => {
     if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
     // Bulk-load settings for the restore sessions only; the result is verified afterwards.
@@ -136,6 +141,13 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
   });
+  const expectedTimescale = manifest.details.timescale as TimescaleInventory | undefined;
+  if (expectedTimescale && timescale.createVersion) {
+    await run.step('verify hypertables, compressed chunks, continuous aggregates and jobs', async (step) => {
+      const got = await withClient(restoreUrl, (c) => verifyTimescaleRestore(c, expectedTimescale, timescale.updateTo ?? timescale.createVersion!));
+      step.note(describeInventory(got));
+    });
+  }
   await markRestored(restoreUrl, manifest.id);
 
   let previousDatabase: string | null | undefined;
