@@ -13,11 +13,11 @@ import { connect, withClient } from './connect';
 import { fingerprintParallel, listTables } from './fingerprint';
 import { serverInfo } from './server-info';
 import { parseTableName } from './sql';
-import { describeInventory, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, type TimescaleInventory } from './timescale';
+import { checkTimescaleVersion, describeInventory, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
 import { markRestored, prepareTarget, swapIntoPlace } from './target-database';
 
 /** One command of a restore: SQL in the target, or a tool invocation. */
-export type RestoreCommand = { kind: 'sql'; sql: string } | { kind: 'exec'; argv: string[]; section?: 'pre-data' | 'data' | 'post-data' };
+export type RestoreCommand = { kind: 'sql'; sql: string; afterVerify?: boolean } | { kind: 'exec'; argv: string[]; section?: 'pre-data' | 'data' | 'post-data' };
 
 /**
  * The commands a logical restore issues, in order. Plain PostgreSQL: three
@@ -38,9 +38,11 @@ export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: stri
     { kind: 'sql', sql: `CREATE EXTENSION IF NOT EXISTS timescaledb VERSION '${timescale.replace(/'/g, "''")}'` },
     { kind: 'sql', sql: 'SELECT timescaledb_pre_restore()' },
     pgRestore(1),
-    { kind: 'sql', sql: 'SELECT timescaledb_post_restore()' },
+    // Verified before post_restore: once the scheduler runs again, policies
+    // (compression, aggregate refresh) may legitimately change what was restored.
+    { kind: 'sql', sql: 'SELECT timescaledb_post_restore()', afterVerify: true },
     // Same version first, then Timescale's documented update (a fresh session).
-    ...(opts.timescaleUpdate ? [{ kind: 'sql', sql: 'ALTER EXTENSION timescaledb UPDATE' } as const] : []),
+    ...(opts.timescaleUpdate ? [{ kind: 'sql', sql: 'ALTER EXTENSION timescaledb UPDATE', afterVerify: true } as const] : []),
   ];
 }
 
@@ -131,21 +133,31 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     else await $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${command.argv}`;
   };
   const postData = commands.find((c) => c.kind === 'exec' && c.section === 'post-data');
+  const resume = commands.filter((c) => c.kind === 'sql' && c.afterVerify);
   await run.step(postData ? 'pg_restore schema and data' : 'pg_restore (TimescaleDB order)', async () => {
-    for (const command of commands) if (command !== postData) await execute(command);
+    for (const command of commands) if (command !== postData && !resume.includes(command)) await execute(command);
   }, { detail: `${commands.length} commands` });
 
+  // Between pre_restore and post_restore the database is in TimescaleDB's
+  // restoring mode; the verifying sessions alone leave it to read chunks.
+  const verifyUrl = timescale.createVersion ? withSessionOptions(restoreUrl, '-c timescaledb.restoring=off') : restoreUrl;
   // Data is complete: check it while indexes and constraints build.
   const verified = await run.step(postData ? 'indexes and constraints ‖ verify row counts and content hashes' : 'verify row counts and content hashes', async (step) => {
-    const [result] = await Promise.all([verifyAgainstManifest(restoreUrl, manifest, postData ? 1 : 2), postData ? execute(postData) : undefined]);
+    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, postData ? 1 : 2), postData ? execute(postData) : undefined]);
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
   });
   const expectedTimescale = manifest.details.timescale as TimescaleInventory | undefined;
   if (expectedTimescale && timescale.createVersion) {
     await run.step('verify hypertables, compressed chunks, continuous aggregates and jobs', async (step) => {
-      const got = await withClient(restoreUrl, (c) => verifyTimescaleRestore(c, expectedTimescale, timescale.updateTo ?? timescale.createVersion!));
+      const got = await withClient(verifyUrl, (c) => verifyTimescaleRestore(c, expectedTimescale, timescale.createVersion!));
       step.note(describeInventory(got));
+    });
+  }
+  if (resume.length) {
+    await run.step(timescale.updateTo ? `timescaledb_post_restore, then update to ${timescale.updateTo}` : 'timescaledb_post_restore (scheduler resumes)', async () => {
+      for (const command of resume) await execute(command);
+      if (timescale.updateTo) await withClient(restoreUrl, (c) => checkTimescaleVersion(c, timescale.updateTo!));
     });
   }
   await markRestored(restoreUrl, manifest.id);

@@ -195,3 +195,15 @@ export async function verifyTimescaleRestore(client: pg.ClientBase, expected: Ti
   if (problems.length) throw new VerificationError(`restored TimescaleDB objects do not match the backup: ${problems.join('; ')}`, { problems });
   return got!;
 }
+
+/** The same database URL with session settings for node-postgres (its `options` parameter). */
+export function withSessionOptions(url: string, options: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('options', options);
+  return parsed.toString();
+}
+
+export async function checkTimescaleVersion(client: pg.ClientBase, expected: string): Promise<void> {
+  const got = await installedTimescaleVersion(client);
+  if (got !== expected) throw new VerificationError(`TimescaleDB is ${got ?? 'missing'} in the restored database after the update, expected ${expected}`);
+}
