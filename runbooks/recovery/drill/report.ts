@@ -13,6 +13,8 @@ export function renderMarkdown(report: DrillReport): string {
     '',
     `Run \`${report.run}\` · ${report.startedAt} → ${report.finishedAt} · scale ${report.scale}`,
     '',
+    report.timescaledb ? `Drilled on **TimescaleDB ${report.timescaledb.version}**: ${report.timescaledb.layout}` : 'Drilled **without TimescaleDB** (not installed and preloaded): tick_data was a plain table',
+    '',
     '| scenario | disaster | RTO (target) | RPO (target) | result |',
     '| --- | --- | --- | --- | --- |',
     ...report.scenarios.map((s) => `| ${s.name} (${s.scenario}) | ${s.disaster} | ${ms(s.rtoMs)} (${ms(s.rtoTargetMs)}) | ${ms(s.rpoMs)} (${ms(s.rpoTargetMs)}) | ${s.passed ? 'PASS' : 'FAIL'} |`),
@@ -66,6 +68,7 @@ section{border:1px solid #ddd;border-radius:6px;padding:1rem;margin:1rem 0}secti
 .budget{height:6px;background:#eee;margin:.5rem 0}.budget span{display:block;height:6px;background:#1a7f37;min-width:2px}
 li.bad{color:#cf222e}small{color:#666}</style></head><body>
 <h1>tickvault DR drill <span class="v">${report.passed ? 'PASSED' : 'FAILED'}</span></h1>
+<p>${report.timescaledb ? `Drilled on <b>TimescaleDB ${esc(report.timescaledb.version)}</b>: ${esc(report.timescaledb.layout)}` : 'Drilled <b>without TimescaleDB</b>: tick_data was a plain table'}</p>
 <p>Run ${esc(report.run)} · ${esc(report.startedAt)} → ${esc(report.finishedAt)} · scale ${report.scale}. Each timeline shows the restore's steps on its own time axis; the thin bar shows how much of the RTO target the restore used.</p>
 ${report.scenarios.map(timeline).join('\n')}
 <section><h2>Migration rehearsal</h2><ul>${report.rehearsals.map((r) => `<li class="${r.passed ? 'ok' : 'bad'}">${r.passed ? '✔' : '✘'} ${esc(r.plan)} (${esc(r.source)}): forward ${formatMs(r.forward.ms)}, rollback ${formatMs(r.rollback.ms)}, content hash ${r.hashAfter === r.hashBefore ? 'equal' : 'DIFFERS'}</li>`).join('')}</ul></section>

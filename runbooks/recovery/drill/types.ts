@@ -22,6 +22,8 @@ export interface DrillReport {
   startedAt: string;
   finishedAt: string;
   scale: number;
+  /** The TimescaleDB drilled (null: not installed/preloaded, tick_data a plain table). */
+  timescaledb: { version: string; layout: string } | null;
   passed: boolean;
   backups: Invocation[];
   scenarios: ScenarioResult[];

@@ -154,12 +154,16 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
       step.note(describeInventory(got));
     });
   }
-  if (resume.length) {
+  // The scheduler reconnects once post_restore ran, and a database with
+  // sessions cannot be renamed: in place, it resumes after the swap.
+  const resumeTimescale = async (url: string) => {
+    if (!resume.length) return;
     await run.step(timescale.updateTo ? `timescaledb_post_restore, then update to ${timescale.updateTo}` : 'timescaledb_post_restore (scheduler resumes)', async () => {
-      for (const command of resume) await execute(command);
-      if (timescale.updateTo) await withClient(restoreUrl, (c) => checkTimescaleVersion(c, timescale.updateTo!));
+      for (const command of resume) await withClient(url, (c) => c.query((command as { sql: string }).sql));
+      if (timescale.updateTo) await withClient(url, (c) => checkTimescaleVersion(c, timescale.updateTo!));
     });
-  }
+  };
+  if (!opts.inPlace) await resumeTimescale(restoreUrl);
   await markRestored(restoreUrl, manifest.id);
 
   let previousDatabase: string | null | undefined;
@@ -169,6 +173,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
       step.note(previous ? `the replaced database is kept as "${previous}"` : 'the original database did not exist');
       return previous;
     });
+    await resumeTimescale(original);
   }
   return { targetUrl: original, tablesVerified: verified.tables, rowsVerified: verified.rows, previousDatabase, resumed: prepared.resumed };
 }
