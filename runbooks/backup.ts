@@ -4,7 +4,6 @@
  *   npx tsx runbooks/backup.ts list | verify <id> | prune [--dry-run]
  */
 import { runCli } from './engine/cli';
-import { backupCommand } from './recovery/backup-commands';
 
 const usage = `
 Usage: npx tsx runbooks/backup.ts <command> [flags]
@@ -32,6 +31,7 @@ await runCli({
   runbook: 'backup',
   usage,
   commands: ['postgres', 'redis', 'qdrant', 'all', 'list', 'verify', 'prune'] as const,
+  readOnlyCommands: ['list'],
   options: {
     kind: { type: 'string' },
     type: { type: 'string' },
@@ -44,5 +44,6 @@ await runCli({
     collection: { type: 'string', multiple: true },
     'retention-days': { type: 'string' },
   },
-  main: backupCommand,
+  // Loaded on use, so --help starts fast.
+  main: async (ctx) => (await import('./recovery/backup-commands')).backupCommand(ctx),
 });

@@ -44,6 +44,18 @@ Writes reports/drill-<run>/report.{md,json,html}; exit 3 if any scenario fails.
   --report-dir D   where to write the reports (default reports/drill-<run>)
 `;
 
+const DRY_RUN_PLAN: [string, string][] = [
+  ['start the drill stack', 'PostgreSQL (WAL archived by pgBackRest), Redis and s3rver under .tickvault/drill/'],
+  ['seed market data', 'seed.ts --scale N --end now, plus Redis snapshot keys and legacy SQLite/JSON sources'],
+  ['back up every store', 'backup.ts all, then backup.ts postgres --kind physical'],
+  ['migration rehearsal: every plan forward, then rolled back', 'on a copy of the seeded database; content hashes compared'],
+  ['disaster 1: drop a table', 'DROP TABLE trades → restore.ts postgres --latest --in-place'],
+  ['disaster 2: delete rows, recover to just before', 'DELETE ticks → restore.ts postgres --to-time (pgBackRest PITR)'],
+  ['disaster 3: wipe Redis', 'FLUSHALL → restore.ts redis --latest --in-place'],
+  ['disaster 4: lose the PostgreSQL data directory', 'kill postgres, delete PGDATA → restore.ts postgres --kind physical --latest'],
+  ['write the reports', 'reports/drill-<run>/report.{md,json,html}; the drill stack is stopped and purged unless --keep'],
+];
+
 await runCli({
   runbook: 'drill',
   usage,
@@ -52,6 +64,11 @@ await runCli({
     const scale = numberFlag(flags, 'scale', 0.1);
     if (!(scale > 0 && scale <= 10)) throw new UsageError('--scale must be in (0, 10]');
     const home = path.join(stateRoot(), 'drill');
+    if (run.dryRun) {
+      // The plan only: nothing is started, seeded or harmed.
+      for (const [name, detail] of DRY_RUN_PLAN) await run.step(name, async () => undefined, { detail });
+      return { figures: { planned: DRY_RUN_PLAN.length, home } };
+    }
     const env = { TICKVAULT_HOME: home, TICKVAULT_ENV: 'drill' };
     const started = new Date();
     const backups: Invocation[] = [];
@@ -125,14 +142,14 @@ await runCli({
         } catch (error) {
           r = { name: label, scenario: 'corruption', disaster: label, recovery: '-', passed: false, checks: [], error: (error as Error).message };
         }
-        step.note(`${r.passed ? 'PASS' : 'FAIL'}${r.rtoMs != null ? ` · RTO ${(r.rtoMs / 1000).toFixed(1)} s` : ''}${r.rpoMs != null ? ` · RPO ${(r.rpoMs / 1000).toFixed(1)} s` : ''}`);
+        (r.passed ? step.note : step.fail)(`${r.passed ? 'PASS' : 'FAIL'}${r.rtoMs != null ? ` · RTO ${(r.rtoMs / 1000).toFixed(1)} s` : ''}${r.rpoMs != null ? ` · RPO ${(r.rpoMs / 1000).toFixed(1)} s` : ''}`);
         return r;
       });
       scenarios.push(result);
       if (!result.passed) run.warn(`${result.name} failed: ${result.error ?? result.checks.filter((c) => !c.ok).map((c) => `${c.check}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`);
     }
 
-    const report: DrillReport = { run: run.id, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), scale, timescaledb: timescale, passed: scenarios.every((s) => s.passed) && rehearsals.every((r) => r.passed), backups, scenarios, rehearsals, skipped };
+    const report: DrillReport = { run: run.id, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), scale, ...(timescale ? { timescaledb: timescale.version, timescaleLayout: timescale.layout } : {}), passed: scenarios.every((s) => s.passed) && rehearsals.every((r) => r.passed), backups, scenarios, rehearsals, skipped };
     const dir = stringFlag(flags, 'report-dir') ?? path.join(projectRoot, 'reports', `drill-${run.id}`);
     const files = writeReports(dir, report);
     run.info(`report: ${files.markdown} (also .json, .html)`);

@@ -3,7 +3,6 @@
  *   npx tsx runbooks/env.ts snapshot|list|show|diff|restore|export --service S …
  */
 import { runCli } from './engine/cli';
-import { envCommand } from './env/commands';
 
 const usage = `
 Usage: npx tsx runbooks/env.ts <command> --service NAME [flags]
@@ -32,6 +31,7 @@ await runCli({
   runbook: 'env',
   usage,
   commands: ['snapshot', 'list', 'show', 'diff', 'restore', 'export'] as const,
+  readOnlyCommands: ['list', 'show', 'diff'],
   options: {
     service: { type: 'string' },
     from: { type: 'string' },
@@ -44,5 +44,5 @@ await runCli({
     prune: { type: 'boolean', default: false },
     reveal: { type: 'boolean', default: false },
   },
-  main: envCommand,
+  main: async (ctx) => (await import('./env/commands')).envCommand(ctx),
 });

@@ -5,7 +5,6 @@
  */
 import { runCli } from './engine/cli';
 import { VerificationError } from './engine/errors';
-import { down, status, up } from './local/stack';
 
 const usage = `
 Usage: npx tsx runbooks/local.ts <up|down|status> [flags]
@@ -26,8 +25,10 @@ await runCli({
   runbook: 'local',
   usage,
   commands: ['up', 'down', 'status'] as const,
+  readOnlyCommands: ['status'],
   options: { purge: { type: 'boolean', default: false } },
   async main({ run, command, flags }) {
+    const { down, status, up } = await import('./local/stack');
     if (command === 'up') {
       const result = await up(run);
       run.info(`postgres ${result.postgres.url}`);

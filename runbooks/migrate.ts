@@ -42,6 +42,7 @@ await runCli({
   runbook: 'migrate',
   usage,
   commands: ['plans', 'run', 'rollback', 'status', 'watch'] as const,
+  readOnlyCommands: ['plans', 'status'],
   options: {
     plan: { type: 'string' },
     phase: { type: 'string' },

@@ -4,7 +4,6 @@
  *     [--target-url URL | --in-place] [--incident-time <ts>] [--yes] [--json]
  */
 import { runCli } from './engine/cli';
-import { restoreCommand } from './recovery/restore-commands';
 
 const usage = `
 Usage: npx tsx runbooks/restore.ts <postgres|redis|qdrant> <which> [target] [flags]
@@ -62,5 +61,5 @@ await runCli({
     'redis-url': { type: 'string' },
     'qdrant-url': { type: 'string' },
   },
-  main: restoreCommand,
+  main: async (ctx) => (await import('./recovery/restore-commands')).restoreCommand(ctx),
 });

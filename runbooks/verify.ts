@@ -6,7 +6,6 @@ import { runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
 import { UsageError, VerificationError } from './engine/errors';
 import { parseTableName } from './stores/postgres/sql';
-import { compareTables } from './verify/compare';
 
 const usage = `
 Usage: npx tsx runbooks/verify.ts --source-url URL --target-url URL --table schema.name [flags]
@@ -34,6 +33,7 @@ await runCli({
     const table = parseTableName(tableFlag);
     const targetTable = parseTableName(stringFlag(flags, 'target-table') ?? tableFlag);
     const list = (name: string) => stringFlag(flags, name)?.split(',').map((s) => s.trim()).filter(Boolean);
+    const { compareTables } = await import('./verify/compare');
     const result = await run.step('compare segments, bisect differences', () => compareTables({ url: sourceUrl, table }, { url: targetUrl, table: targetTable }, { key: list('key'), columns: list('columns') }), { readOnly: true });
     run.report({ ...result });
     for (const d of result.differences.slice(0, 20)) run.info(`${d.kind.padEnd(18)} ${d.key}`);

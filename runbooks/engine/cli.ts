@@ -4,7 +4,8 @@ import { Settings } from './config';
 import { messageOf, UsageError, type ExitCode } from './errors';
 import { Masker } from './mask';
 import { Run } from './run';
-import { routeZxLog } from './shell';
+import { didYouMean } from './suggest';
+import { describeTarget, isTargetSetting, type SettingOrigin } from './where';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 export type FlagValues = Record<string, string | boolean | string[] | undefined>;
@@ -33,6 +34,8 @@ export interface RunbookSpec {
   commands?: readonly string[];
   /** Whether this runbook writes an audit log (default true). */
   audit?: boolean;
+  /** Commands that only read and report (list, status): they leave no audit log behind. */
+  readOnlyCommands?: readonly string[];
   main(ctx: CliContext): Promise<CommandResult | void>;
 }
 
@@ -54,6 +57,28 @@ Common flags:
   --help, -h   this text
 Exit codes: 0 ok · 1 failed · 2 usage/config · 3 verification or RTO/RPO missed · 4 refused`;
 
+/** What `tickvault completion` needs of a runbook, collected without running it. */
+export interface RunbookDescription {
+  runbook: string;
+  commands: readonly string[];
+  flags: string[];
+}
+
+const DESCRIBE = Symbol.for('tickvault.describe');
+type DescribeSink = RunbookDescription[];
+
+/** Collect the specs of the runbooks imported while `fn` runs, instead of running them. */
+export async function describeRunbooks(load: () => Promise<unknown>): Promise<RunbookDescription[]> {
+  const sink: DescribeSink = [];
+  (globalThis as Record<symbol, unknown>)[DESCRIBE] = sink;
+  try {
+    await load();
+  } finally {
+    delete (globalThis as Record<symbol, unknown>)[DESCRIBE];
+  }
+  return sink;
+}
+
 export interface RunCliIo {
   argv?: string[];
   stdout?: Writable;
@@ -66,21 +91,36 @@ export interface RunCliIo {
  * the command, turn errors into exit codes, print the summary.
  */
 export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<ExitCode> {
+  const options: Options = { ...COMMON, ...spec.options };
+  const describe = (globalThis as Record<symbol, unknown>)[DESCRIBE] as DescribeSink | undefined;
+  if (describe) {
+    describe.push({ runbook: spec.runbook, commands: spec.commands ?? [], flags: Object.keys(options).map((f) => `--${f}`) });
+    return 0;
+  }
   const argv = io.argv ?? process.argv.slice(2);
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const env = io.env ?? process.env;
+  // A closed pipe (`… | head`) must not crash the run half-way; the output is simply dropped.
+  for (const stream of [stdout, stderr]) if (!stream.listenerCount('error')) stream.on('error', ignoreBrokenPipe);
+  const help = usageFor(spec.runbook, `${spec.usage.trim()}\n${COMMON_HELP}\n`);
   let parsed: { values: FlagValues; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options: { ...COMMON, ...spec.options }, allowPositionals: true, strict: true }) as typeof parsed;
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as typeof parsed;
   } catch (error) {
-    stderr.write(`${spec.runbook}: ${messageOf(error)}\n${spec.usage.trim()}\n${COMMON_HELP}\n`);
-    return setExit(2);
+    return setExit(usageFailure(spec, flagError(error, options), { json: argv.includes('--json'), stdout, stderr, help }));
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    stdout.write(`${spec.usage.trim()}\n${COMMON_HELP}\n`);
+    stdout.write(help);
     return setExit(0);
+  }
+  const command = spec.commands ? positionals[0] : undefined;
+  if (spec.commands && (!command || !spec.commands.includes(command))) {
+    const message = command
+      ? `unknown command "${command}"${didYouMean(command, spec.commands)}; expected one of: ${spec.commands.join(', ')}`
+      : `a command is required: ${spec.commands.join(' | ')}`;
+    return setExit(usageFailure(spec, message, { json: Boolean(values.json), stdout, stderr, help }));
   }
 
   const settings = new Settings(env);
@@ -91,7 +131,6 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
     if (/password|secret|token|key$/i.test(name)) masker.add(value);
   }
 
-  const command = spec.commands ? positionals[0] : undefined;
   const run = new Run({
     runbook: spec.runbook,
     command,
@@ -101,20 +140,62 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
     masker,
     stdout,
     stderr,
-    audit: spec.audit,
+    audit: spec.audit !== false && !spec.readOnlyCommands?.includes(command ?? ''),
   });
-  routeZxLog(run);
+  (await import('./shell')).routeZxLog(run);
+
+  // Where it acts: every target the run resolves, once, before it is used.
+  const announced = new Set<string>();
+  const announce = (setting: string, value: string, origin: SettingOrigin) => {
+    if (announced.has(value)) return;
+    announced.add(value);
+    run.emit('target', undefined, { setting, origin, where: describeTarget(value) });
+  };
+  for (const [name, value] of Object.entries(values)) if (typeof value === 'string' && isTargetSetting(name)) announce(`--${name}`, value, 'flag');
+  settings.onTarget = announce;
 
   try {
-    if (spec.commands && (!command || !spec.commands.includes(command))) {
-      throw new UsageError(command ? `unknown command "${command}"; expected one of: ${spec.commands.join(', ')}` : `a command is required: ${spec.commands.join(' | ')}`);
-    }
     const args = spec.commands ? positionals.slice(1) : positionals;
     const result = (await spec.main({ run, command, flags: values, args, settings })) ?? {};
     return setExit(await run.finish({ figures: result.figures, reveal: result.reveal }));
   } catch (error) {
     return setExit(await run.finish({ error }));
   }
+}
+
+function ignoreBrokenPipe(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPIPE') throw error;
+}
+
+/** Under the `tickvault` command, usage shows its spelling instead of the per-file entry point's. */
+function usageFor(runbook: string, text: string): string {
+  const viaTickvault = process.argv[1]?.startsWith('tickvault-');
+  return viaTickvault ? text.replaceAll(`npx tsx runbooks/${runbook}.ts`, `tickvault ${runbook}`) : text;
+}
+
+/** parseArgs' message, with the closest known flag suggested for an unknown one. */
+function flagError(error: unknown, options: Options): string {
+  const message = messageOf(error).split('. To specify a positional')[0]!;
+  const unknown = /Unknown option '(-{1,2}[^']+)'/.exec(message)?.[1];
+  if (!unknown) return message;
+  return `unknown flag ${unknown}${didYouMean(unknown, Object.keys(options).map((f) => `--${f}`))}`;
+}
+
+/**
+ * A usage error before the run starts: nothing was changed, exit 2. With
+ * --json the answer is still NDJSON (an error event and a summary), so
+ * scripts never have to parse stderr.
+ */
+function usageFailure(spec: RunbookSpec, message: string, out: { json: boolean; stdout: Writable; stderr: Writable; help: string }): ExitCode {
+  if (out.json) {
+    const base = { ts: new Date().toISOString(), run: null, runbook: spec.runbook };
+    const error = { code: 'TV_USAGE', message };
+    out.stdout.write(`${JSON.stringify({ ...base, event: 'error', exitCode: 2, ...error })}\n`);
+    out.stdout.write(`${JSON.stringify({ ...base, event: 'summary', ok: false, exitCode: 2, error })}\n`);
+  } else {
+    out.stderr.write(`${spec.runbook}: ${message}\n\n${out.help}`);
+  }
+  return 2;
 }
 
 function setExit(code: ExitCode): ExitCode {

@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { localEnvFile } from './paths';
+import { isTargetSetting, type SettingOrigin } from './where';
 
 /** Parse a dotenv-style file (KEY=value, # comments, optional quotes). */
 export function parseEnvText(text: string): Record<string, string> {
@@ -33,15 +34,19 @@ export function readEnvFile(file: string): Record<string, string> {
  */
 export class Settings {
   readonly file: Record<string, string>;
+  /** Told of every target setting (URLs, repositories) the run resolves, with its origin. */
+  onTarget?: (name: string, value: string, origin: SettingOrigin) => void;
   constructor(private readonly env: NodeJS.ProcessEnv = process.env, fileValues?: Record<string, string>) {
     this.file = fileValues ?? readEnvFile(localEnvFile());
   }
 
   get(name: string, flag?: string | undefined): string | undefined {
-    return flag ?? this.env[name] ?? this.file[name];
+    const value = flag ?? this.env[name] ?? this.file[name];
+    if (value !== undefined && value !== '' && isTargetSetting(name)) this.onTarget?.(name, value, this.source(name, flag));
+    return value;
   }
 
-  source(name: string, flag?: string): 'flag' | 'env' | 'local-stack' | 'unset' {
+  source(name: string, flag?: string): SettingOrigin {
     if (flag !== undefined) return 'flag';
     if (this.env[name] !== undefined) return 'env';
     return this.file[name] !== undefined ? 'local-stack' : 'unset';

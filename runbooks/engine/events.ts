@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Masker } from './mask';
 
-export type EventKind = 'start' | 'progress' | 'end' | 'warn' | 'error' | 'plan' | 'info' | 'summary';
+export type EventKind = 'start' | 'progress' | 'end' | 'warn' | 'error' | 'plan' | 'info' | 'target' | 'summary';
 
 /** One NDJSON line of the runbook contract. */
 export interface RunEvent {

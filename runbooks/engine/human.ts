@@ -2,6 +2,7 @@ import type { Writable } from 'node:stream';
 import type { EventSink, RunEvent } from './events';
 import type { Masker } from './mask';
 import { formatMs } from './format';
+import { originText, type SettingOrigin } from './where';
 
 const useColor = (out: Writable): boolean =>
   Boolean((out as NodeJS.WriteStream).isTTY) && !process.env.NO_COLOR;
@@ -32,10 +33,13 @@ export class HumanSink implements EventSink {
         this.line(`${this.paint(33, '○')} ${step}${e.detail ? this.paint(2, `  ${String(e.detail)}`) : ''}  ${this.paint(2, '(dry run: not executed)')}`);
         break;
       case 'end':
-        this.line(`${this.paint(32, '✓')} ${step.padEnd(44)} ${formatMs(Number(e.ms ?? 0))}${e.note ? this.paint(2, `  ${String(e.note)}`) : ''}`);
+        this.line(`${e.status === 'failed' ? this.paint(31, '✗') : this.paint(32, '✓')} ${step.padEnd(44)} ${formatMs(Number(e.ms ?? 0))}${e.note ? this.paint(2, `  ${String(e.note)}`) : ''}`);
         break;
       case 'warn':
         this.line(`${this.paint(33, '!')} ${step ? step + ': ' : ''}${String(e.message ?? '')}`);
+        break;
+      case 'target':
+        this.line(`  ${this.paint(36, '→')} ${String(e.setting).padEnd(16)} ${String(e.where)}  ${this.paint(2, originText(e.origin as SettingOrigin))}`);
         break;
       case 'info':
         this.line(`  ${String(e.message ?? '')}`);

@@ -1,7 +1,15 @@
+import fs from 'node:fs';
 import path from 'node:path';
 
-/** The repository root (runbooks/engine/ is two levels below it). */
-export const projectRoot = path.resolve(import.meta.dirname, '..', '..');
+/** The repository root: the nearest folder above this module with a package.json (source or built dist/). */
+export const projectRoot = findRoot(import.meta.dirname);
+
+function findRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) return path.resolve(from, '..', '..');
+  }
+}
 
 /** Where tickvault keeps local state; TICKVAULT_HOME overrides (tests use it). */
 export function stateRoot(): string {

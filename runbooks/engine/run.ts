@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import os from 'node:os';
 import type { Writable } from 'node:stream';
 import { AuditSink, JsonSink, type EventKind, type EventSink, type RunEvent } from './events';
 import { HumanSink } from './human';
@@ -40,12 +41,25 @@ export interface StepContext {
   record(fields: Record<string, unknown>): void;
   /** A short note printed with the step's end line. */
   note(text: string): void;
+  /** The step ran to its end but its verdict is a failure (a drill scenario): shown as failed, not thrown. */
+  fail(text: string): void;
 }
 
 export interface StepTiming {
   step: string;
   ms: number;
   status: 'ok' | 'failed' | 'planned';
+}
+
+/** Who ran it: the login behind sudo when there is one. */
+function operator(): string {
+  let user = process.env.USER ?? 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    /* no passwd entry (containers) */
+  }
+  return process.env.SUDO_USER ? `${process.env.SUDO_USER} (as ${user})` : user;
 }
 
 export function newRunId(now = new Date()): string {
@@ -88,7 +102,7 @@ export class Run {
       this.audit = new AuditSink(opts.masker, auditDir(), opts.runbook, this.id);
       this.sinks.push(this.audit);
     }
-    this.emit('start', undefined, { command: opts.command, dryRun: opts.dryRun, pid: process.pid });
+    this.emit('start', undefined, { command: opts.command, dryRun: opts.dryRun, pid: process.pid, argv: process.argv.slice(2), operator: operator() });
   }
 
   get auditFile(): string | undefined {
@@ -142,6 +156,7 @@ export class Run {
     const started = performance.now();
     const fields: Record<string, unknown> = {};
     let note: string | undefined;
+    let status: 'ok' | 'failed' = 'ok';
     const bar = this.json ? undefined : new ProgressBar(name, (this.opts.stderr ?? process.stderr) as NodeJS.WriteStream);
     this.emit('start', name, opts.detail ? { detail: opts.detail } : {});
     const ctx: StepContext = {
@@ -157,13 +172,17 @@ export class Run {
       note: (text) => {
         note = text;
       },
+      fail: (text) => {
+        status = 'failed';
+        note = text;
+      },
     };
     try {
       const result = await fn(ctx);
       bar?.done();
       const ms = Math.round(performance.now() - started);
-      this.steps.push({ step: name, ms, status: 'ok' });
-      this.emit('end', name, { ms, status: 'ok', ...(note ? { note } : {}), ...fields });
+      this.steps.push({ step: name, ms, status });
+      this.emit('end', name, { ms, status, ...(note ? { note } : {}), ...fields });
       return result;
     } catch (error) {
       bar?.done();

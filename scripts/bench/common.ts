@@ -7,9 +7,18 @@ import { projectRoot } from '../../runbooks/engine/paths';
 $.verbose = false;
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+/**
+ * Run a runbook as users do: the built `tickvault` command (no TypeScript
+ * compilation at start-up), with --json. Builds dist/ first when missing.
+ */
+export function tickvault(runbook: string, args: string[], opts: { env?: NodeJS.ProcessEnv; nothrow?: boolean } = {}) {
+  if (!fs.existsSync(path.join(projectRoot, 'dist', 'tickvault.js'))) throw new Error('dist/ is missing: run npm run build (bootstrap does)');
+  return $({ cwd: projectRoot, env: { ...process.env, ...opts.env }, nothrow: opts.nothrow ?? false })`${process.execPath} ${path.join(projectRoot, 'bin', 'tickvault.js')} ${runbook} ${args} --json`;
+}
+
 /** Start (or reuse) the local stack and return its env file values. */
 export async function localStack(): Promise<Record<string, string>> {
-  await $({ cwd: projectRoot })`${process.execPath} --import tsx runbooks/local.ts up --json`;
+  await tickvault('local', ['up']);
   const { readEnvFile } = await import('../../runbooks/engine/config');
   const { localEnvFile } = await import('../../runbooks/engine/paths');
   return readEnvFile(localEnvFile());

@@ -16,9 +16,8 @@ import { $ } from 'zx';
 import { baseSettings, clusterUrl, initCluster, socketDirFor, startCluster, stopCluster, writeClusterConf } from '../../runbooks/local/postgres-cluster';
 import { freePort } from '../../runbooks/local/process';
 import { chownTree, serviceUser } from '../../runbooks/local/service-user';
-import { projectRoot } from '../../runbooks/engine/paths';
 import { libpqConnection, pgBin } from '../../runbooks/stores/postgres/binaries';
-import { createBars, localStack, ratio, recreateDb, saveResult, sql, timed, withDb } from './common';
+import { createBars, localStack, ratio, recreateDb, saveResult, sql, tickvault, timed, withDb } from './common';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '2000000' } } });
 const rows = Number(values.rows);
@@ -55,14 +54,14 @@ try {
   const pgcopydb = await timed(() => $({ env: { ...process.env, PGCOPYDB_SOURCE_PGURI: source, PGCOPYDB_TARGET_PGURI: pgcopyDb } })`pgcopydb clone --table-jobs 2 --index-jobs 2 --no-owner --no-acl --dir ${path.join(work, 'pgcopydb')} --not-consistent`.nothrow());
 
   const oursDb = await recreateDb(target, 'tickvault');
-  const cli = (args: string[]) => $({ cwd: projectRoot, env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' } })`${process.execPath} --import tsx runbooks/migrate.ts ${args} --json`;
+  const cli = (args: string[]) => tickvault('migrate', args);
   const common = ['--plan', 'copy-table', '--table', 'public.data_bars', '--source-url', source, '--target-url', oursDb];
   await cli(['run', '--phase', 'preflight', ...common]);
   const copy = await timed(() => cli(['run', '--phase', 'backfill', ...common]));
   const copySummary = JSON.parse(copy.value.stdout.trim().split('\n').at(-1)!);
   const verify = await timed(() => cli(['run', '--phase', 'verify', ...common]));
 
-  const verifyCli = (args: string[]) => $({ cwd: projectRoot, nothrow: true })`${process.execPath} --import tsx runbooks/verify.ts ${args} --json`;
+  const verifyCli = (args: string[]) => tickvault('verify', args, { nothrow: true });
   const verifyArgs = ['--source-url', source, '--target-url', oursDb, '--table', 'public.data_bars'];
   const clean = await timed(() => verifyCli(verifyArgs));
   await sql(oursDb, "UPDATE data_bars SET close = close + 0.00000001 WHERE canonical_symbol = 'USDJPY' AND ts_utc = (SELECT min(ts_utc) + interval '1000 minutes' FROM data_bars)");

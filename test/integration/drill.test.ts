@@ -20,7 +20,8 @@ describe('the DR drill', () => {
     expect(fs.readFileSync(path.join(reportDir, 'report.html'), 'utf8')).toMatch(/class="bar ok"/);
     // With TimescaleDB, tick_data was a compressed hypertable with aggregates, and every PostgreSQL disaster checked them.
     if (await requireTimescale(stack.postgresUrl, 'the drill on TimescaleDB')) {
-      expect(report.timescaledb).toMatchObject({ version: '2.28.3', layout: expect.stringMatching(/compressed\), 4 continuous aggregate/) });
+      expect(report.timescaledb).toBe('2.28.3');
+      expect(report.timescaleLayout).toMatch(/compressed\), 4 continuous aggregate/);
       expect(fs.readFileSync(path.join(reportDir, 'report.md'), 'utf8')).toMatch(/Drilled on \*\*TimescaleDB 2\.28\.3\*\*/);
       const postgresScenarios = report.scenarios.filter((s: { name: string }) => !/Redis/.test(s.name));
       for (const s of postgresScenarios) expect(s.checks.some((c: { check: string; ok: boolean }) => /continuous aggregates/.test(c.check) && c.ok), s.name).toBe(true);

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
 import { describe, expect, inject, it } from 'vitest';
@@ -63,5 +64,27 @@ describe('PostgreSQL physical backups and point-in-time recovery (pgBackRest)', 
   it('refuses a time before the oldest backup (exit 2)', async () => {
     const restore = await runRunbook('restore', ['postgres', '--to-time', '2001-01-01T00:00:00Z', '--json'], { env });
     expect(restore.code).toBe(2);
+  });
+
+  it('refuses at once a time after the newest archived WAL, naming the window (exit 2, nothing restored)', async () => {
+    const restores = path.join(stack.home, 'local', 'restores');
+    const before = fs.existsSync(restores) ? fs.readdirSync(restores).length : 0;
+    const later = new Date(Date.now() + 60_000).toISOString();
+    const restore = await runRunbook('restore', ['postgres', '--to-time', later, '--json'], { env });
+    expect(restore.code, restore.stdout).toBe(2);
+    const error = restore.events.find((e) => e.event === 'error') as { message: string; hint: string };
+    expect(error.message).toMatch(/is after the newest archived WAL .*the archive can recover from \S+Z to \S+Z/);
+    expect(error.hint).toContain('pg_switch_wal()');
+    expect(fs.existsSync(restores) ? fs.readdirSync(restores).length : 0).toBe(before);
+  });
+
+  it("fails with PostgreSQL's own message when recovery cannot reach its target, instead of waiting", async () => {
+    const later = new Date(Date.now() + 60_000).toISOString();
+    const restore = await runRunbook('restore', ['postgres', '--to-time', later, '--json'], { env: { ...env, TICKVAULT_TEST_SKIP_PITR_WINDOW: '1' }, timeoutMs: 90_000 });
+    expect(restore.code, restore.stdout).toBe(1);
+    const error = restore.events.find((e) => e.event === 'error') as { message: string; code: string };
+    expect(error, restore.stdout + restore.stderr).toBeDefined();
+    expect(error.code).toBe('TV_RECOVERY_FAILED');
+    expect(error.message).toContain('recovery ended before configured recovery target was reached');
   });
 });

@@ -95,7 +95,7 @@ describe('runbook engine', () => {
     const marker = path.join(home, 'm');
     const { code, err } = await invoke(demo(marker), ['--nope']);
     expect(code).toBe(2);
-    expect(err).toMatch(/Unknown option/);
+    expect(err).toMatch(/unknown flag --nope/);
     expect(fs.existsSync(marker)).toBe(false);
   });
 

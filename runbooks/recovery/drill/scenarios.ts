@@ -64,8 +64,8 @@ function outcome(base: Omit<ScenarioResult, 'passed' | 'rtoMs' | 'rpoMs'>): Scen
   return { ...base, passed, rtoMs: objectives?.rtoMs ?? null, rpoMs: objectives?.rpoMs ?? null, rtoTargetMs: objectives?.rtoTargetMs, rpoTargetMs: objectives?.rpoTargetMs };
 }
 
-const restoreChecks = (restore: { exitCode: number; summary: Record<string, any> }) => [
-  { check: 'restore runbook exited 0 (its own verification and RTO/RPO passed)', ok: restore.exitCode === 0, detail: restore.summary.error?.message },
+const restoreChecks = (restore: { exitCode: number; summary: Record<string, any> }): ScenarioResult['checks'] => [
+  { check: 'the restore runbook succeeded: its own verification and RTO/RPO passed', ok: restore.exitCode === 0, detail: restore.exitCode === 0 ? 'exit 0' : `exit ${restore.exitCode}: ${restore.summary.error?.message ?? 'see its audit log'}` },
 ];
 
 /** A table is dropped by mistake; the logical backup is restored in place. */

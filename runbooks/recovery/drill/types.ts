@@ -22,8 +22,10 @@ export interface DrillReport {
   startedAt: string;
   finishedAt: string;
   scale: number;
-  /** The TimescaleDB drilled (null: not installed/preloaded, tick_data a plain table). */
-  timescaledb: { version: string; layout: string } | null;
+  /** The TimescaleDB version drilled, when the stack has it. */
+  timescaledb?: string;
+  /** What was drilled on it: hypertables, chunks, compressed chunks, aggregates, jobs. */
+  timescaleLayout?: string;
   passed: boolean;
   backups: Invocation[];
   scenarios: ScenarioResult[];

@@ -1,17 +1,19 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { ConfigError, VerificationError } from '../../engine/errors';
+import { ConfigError } from '../../engine/errors';
 import { localDir } from '../../engine/paths';
 import type { Run } from '../../engine/run';
 import { baseSettings, clusterUrl, socketDirFor, startCluster, writeClusterConf } from '../../local/postgres-cluster';
-import { choosePort, waitFor } from '../../local/process';
+import { choosePort } from '../../local/process';
 import { chownTree, serviceUser } from '../../local/service-user';
 import { registerExtraCluster } from '../../local/state';
 import { databaseName } from './binaries';
 import { withClient } from './connect';
 import { fingerprintTable, listTables, newestOf } from './fingerprint';
 import { pgbackrest, pgbackrestInfo, type PgBackRestTarget } from './pgbackrest';
+import { checkTargetTime, pitrWindow, segmentEndLsn } from './pitr-window';
+import { waitForPromotion } from './recovery-watch';
 
 export interface PhysicalRestoreOptions {
   pgbackrest: PgBackRestTarget;
@@ -42,16 +44,16 @@ export interface PhysicalRestoreResult {
  * started on a free port and registered so `local.ts down` stops it.
  */
 export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): Promise<PhysicalRestoreResult> {
-  await run.step('inspect pgBackRest repository', async (step) => {
+  const endLsn = await run.step('inspect pgBackRest repository', async (step) => {
     const found = await pgbackrestInfo(opts.pgbackrest);
     if (found.backup.length === 0) throw new ConfigError(`stanza "${opts.pgbackrest.stanza}" has no backups to restore`);
     if (opts.label && !found.backup.some((b) => b.label === opts.label)) throw new ConfigError(`pgBackRest set ${opts.label} is not in the repository (expired?)`);
-    if (opts.toTime) {
-      const first = found.backup[0]!.timestamp.stop * 1000;
-      if (opts.toTime.getTime() < first) throw new ConfigError(`--to-time ${opts.toTime.toISOString()} is before the oldest backup finished (${new Date(first).toISOString()})`);
-    }
-    step.record({ backups: found.backup.length, archive: found.archive[0] });
-    return found.backup.length;
+    const window = await pitrWindow(opts.pgbackrest, found, opts.sourceUrl);
+    // Test hook only: lets a test drive recovery past the archive to prove the watcher fails fast.
+    if (opts.toTime && process.env.TICKVAULT_TEST_SKIP_PITR_WINDOW !== '1') checkTargetTime(opts.toTime, window);
+    step.record({ backups: found.backup.length, archive: found.archive[0], window: { oldest: window.oldest.toISOString(), newest: window.newest?.toISOString() ?? null } });
+    const lastSegment = found.archive.at(-1)?.max;
+    return lastSegment ? segmentEndLsn(lastSegment) : undefined;
   }, { readOnly: true });
 
   const name = `restore-${new Date().toISOString().replace(/[-:.]/g, '').slice(0, 15)}-${crypto.randomBytes(2).toString('hex')}`;
@@ -81,15 +83,8 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
     chownTree(root, user);
     await startCluster(spec, user);
     registerExtraCluster(spec);
-    const promoted = await waitFor(async () => {
-      try {
-        const rows = await withClient(targetUrl, (c) => c.query<{ r: boolean }>('SELECT pg_is_in_recovery() AS r'));
-        return rows.rows[0]?.r === false;
-      } catch {
-        return false;
-      }
-    }, 300_000, 250);
-    if (!promoted) throw new VerificationError(`the restored cluster on port ${port} did not finish recovery; see ${spec.logFile}`);
+    const replay = await waitForPromotion({ url: targetUrl, dataDir, logFile: spec.logFile, endLsn, progress: step.progress });
+    step.record({ replayedLsn: replay.replayedLsn, lastReplayedCommit: replay.lastReplayedCommit?.toISOString() });
     step.note(`port ${port}`);
   });
 

@@ -1,0 +1,47 @@
+/**
+ * The operator's single entry point:
+ *   tickvault <runbook> <command> [flags]
+ *   tickvault completion bash|zsh
+ * Each runbook keeps its own entry file (`npx tsx runbooks/<name>.ts` still
+ * works); this only picks one and hands it the rest of argv.
+ */
+import { describeRunbooks } from './engine/cli';
+import { didYouMean } from './engine/suggest';
+import { completionScript } from './cli/completion';
+import { RUNBOOK_NAMES, RUNBOOKS, type RunbookName } from './cli/runbooks';
+
+const usage = `Usage: tickvault <runbook> [command] [flags]
+
+${RUNBOOK_NAMES.map((name) => `  ${name.padEnd(10)} ${RUNBOOKS[name].summary}`).join('\n')}
+
+  completion bash|zsh   print a shell completion script
+                        (bash: source <(tickvault completion bash))
+
+tickvault <runbook> --help shows a runbook's commands and flags.
+Exit codes: 0 ok · 1 failed · 2 usage/config · 3 verification or RTO/RPO missed · 4 refused
+`;
+
+const [first, ...rest] = process.argv.slice(2);
+
+if (first === undefined || first === '--help' || first === '-h' || first === 'help') {
+  (first === undefined ? process.stderr : process.stdout).write(usage);
+  process.exitCode = first === undefined ? 2 : 0;
+} else if (first === 'completion') {
+  const shell = rest[0];
+  if (shell !== 'bash' && shell !== 'zsh') {
+    process.stderr.write(`tickvault completion: choose bash or zsh\n`);
+    process.exitCode = 2;
+  } else {
+    const specs = await describeRunbooks(() => Promise.all(RUNBOOK_NAMES.map((name) => RUNBOOKS[name].load())));
+    process.stdout.write(completionScript(shell, specs));
+  }
+} else if (first in RUNBOOKS) {
+  process.argv = [process.argv[0]!, `tickvault-${first}`, ...rest];
+  await RUNBOOKS[first as RunbookName].load();
+} else {
+  const json = rest.includes('--json');
+  const message = `unknown runbook "${first}"${didYouMean(first, [...RUNBOOK_NAMES, 'completion'])}; expected one of: ${RUNBOOK_NAMES.join(', ')}`;
+  if (json) process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), run: null, runbook: 'tickvault', event: 'summary', ok: false, exitCode: 2, error: { code: 'TV_USAGE', message } })}\n`);
+  else process.stderr.write(`tickvault: ${message}\n\n${usage}`);
+  process.exitCode = 2;
+}
