@@ -28,5 +28,5 @@ describe('the DR drill', () => {
     }
     // The drill stack is torn down afterwards.
     expect(fs.existsSync(path.join(stack.home, 'drill', 'local', 'state.json'))).toBe(false);
-  });
+  }, 600_000);
 });
