@@ -7,6 +7,9 @@ export const pinnedImage = z
   .regex(/^[a-z0-9./_-]+(:[A-Za-z0-9._-]+|@sha256:[a-f0-9]{64})$/, 'must name an image with a tag or digest')
   .refine((ref) => !/:latest$/.test(ref), 'must be pinned: ":latest" is not allowed');
 
+/** What the tests run: PostgreSQL 15 with TimescaleDB 2.28.x (issue 11). */
+export const TIMESCALEDB_IMAGE = 'timescale/timescaledb-ha:pg15.18-ts2.28.3-all';
+
 const cron = z.string().regex(/^cron\(\S+ \S+ \S+ \S+ \S+ \S+\)$/, 'must be an EventBridge cron(m h dom mon dow year) expression');
 
 /** Seed 004's schedule: what is backed up when, and for how long it is kept. */
@@ -16,15 +19,22 @@ const backupsSchema = z
     wal: z.object({ retentionDays: z.number().int().positive().default(7) }).default({ retentionDays: 7 }),
     qdrant: z.object({ cron: cron.default('cron(0 4 * * ? *)'), retentionDays: z.number().int().positive().default(30) }).default({ cron: 'cron(0 4 * * ? *)', retentionDays: 30 }),
     redis: z.object({ cron: cron.default('cron(0 5 * * ? *)'), retentionDays: z.number().int().positive().default(7) }).default({ cron: 'cron(0 5 * * ? *)', retentionDays: 7 }),
+    /** Upkeep: re-verify the newest backup, prune past retention, and a weekly restore drill. */
+    verifyCron: cron.default('cron(0 6 * * ? *)'),
+    pruneCron: cron.default('cron(30 6 * * ? *)'),
+    drillCron: cron.default('cron(0 7 ? * SUN *)'),
+    /** Alarm when the newest good backup of a store is older than this. */
+    freshnessHours: z.number().positive().default(26),
     timezone: z.literal('UTC').default('UTC'),
     noncurrentVersionDays: z.number().int().positive().default(7),
+    /** Object Lock (COMPLIANCE mode) default retention; off when omitted. */
     objectLockDays: z.number().int().positive().optional(),
   })
   .prefault({});
 
 const dockerSchema = z.object({
   images: z.object({
-    timescaledb: pinnedImage.default('timescale/timescaledb-ha:pg16.6-ts2.17.2-all'),
+    timescaledb: pinnedImage.default(TIMESCALEDB_IMAGE),
     qdrant: pinnedImage.default('qdrant/qdrant:v1.12.4'),
     redis: pinnedImage.default('redis:7.2.6-bookworm'),
     minio: pinnedImage.default('minio/minio:RELEASE.2024-11-07T00-52-20Z'),
@@ -41,13 +51,20 @@ const awsSchema = z.object({
   amiId: z.string().startsWith('ami-'),
   database: z
     .discriminatedUnion('mode', [
-      z.object({ mode: z.literal('ec2'), instanceType: z.string().default('m6i.large'), volumeGiB: z.number().int().min(20).default(200), image: pinnedImage.default('timescale/timescaledb-ha:pg16.6-ts2.17.2-all') }),
+      z.object({ mode: z.literal('ec2'), instanceType: z.string().default('m6i.large'), volumeGiB: z.number().int().min(20).default(200), image: pinnedImage.default(TIMESCALEDB_IMAGE) }),
       z.object({ mode: z.literal('external'), host: z.string(), port: z.number().default(5432) }),
     ])
     .prefault({ mode: 'ec2' }),
   qdrant: z.object({ instanceType: z.string().default('r6i.large'), volumeGiB: z.number().int().min(10).default(100), image: pinnedImage.default('qdrant/qdrant:v1.12.4') }).prefault({}),
   cache: z.object({ nodeType: z.string().default('cache.t4g.small'), engineVersion: z.string().default('7.1'), snapshotRetentionDays: z.number().int().min(1).max(35).default(7) }).prefault({}),
-  runbookImage: pinnedImage,
+  /** Pinned by digest: CI's image job prints the digest it pushed. */
+  runbookImage: z.string().regex(/^[a-z0-9./_-]+(:[A-Za-z0-9._-]+)?@sha256:[a-f0-9]{64}$/, 'must be pinned by digest (repo@sha256:…); CI prints it'),
+  /** The only role allowed to change the backup bucket's lifecycle/policy/lock, or delete/disable KMS keys. */
+  breakGlassRoleArn: z.string().regex(/^arn:aws:iam::\d{12}:role\/[\w+=,.@/-]+$/, 'must be an IAM role ARN'),
+  /** Who hears about failed runs, stale backups and WAL archive failures. */
+  alarmEmail: z.string().email().optional(),
+  /** Fargate ephemeral storage for the runbook tasks (21-200 GiB): dumps are staged here. */
+  taskStorageGiB: z.number().int().min(21).max(200).default(100),
 });
 
 const dbObjectsSchema = z.object({
@@ -69,7 +86,7 @@ export const configSchema = z.object({
   dbObjects: dbObjectsSchema.optional(),
 });
 
-export type TickvaultConfig = z.infer<typeof configSchema> & { stack: string; secrets: { redisAuthToken?: pulumi.Output<string>; dbPassword?: pulumi.Output<string>; dbObjectsPassword?: pulumi.Output<string> } };
+export type TickvaultConfig = z.infer<typeof configSchema> & { stack: string; secrets: { dbObjectsPassword?: pulumi.Output<string> } };
 
 export class InfraConfigError extends Error {}
 
@@ -77,8 +94,8 @@ export class InfraConfigError extends Error {}
 export function parseConfig(raw: Record<string, unknown>): z.infer<typeof configSchema> {
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const issue = result.error.issues[0]!;
-    throw new InfraConfigError(`tickvault:${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const issue = result.error.issues[0];
+    throw new InfraConfigError(`tickvault:${issue?.path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`);
   }
   const config = result.data;
   if (config.target === 'aws' && !config.aws) throw new InfraConfigError('tickvault:aws: required when target is aws');
@@ -100,10 +117,7 @@ export function loadConfig(): TickvaultConfig {
     ...config,
     stack: pulumi.getStack(),
     tags: { project: 'tickvault', stack: pulumi.getStack(), 'managed-by': 'pulumi', ...config.tags },
-    secrets: {
-      redisAuthToken: cfg.getSecret('redisAuthToken'),
-      dbPassword: cfg.getSecret('dbPassword'),
-      dbObjectsPassword: cfg.getSecret('dbObjectsPassword'),
-    },
+    // Store passwords are generated (random.RandomPassword), never configured.
+    secrets: { dbObjectsPassword: cfg.getSecret('dbObjectsPassword') },
   };
 }

@@ -1,11 +1,9 @@
 // The Pulumi program: config -> target -> exported outputs; nothing else.
 import { loadConfig } from './config';
-import { tagEverything } from './tags';
 import { awsStack } from './targets/aws';
 import { dockerStack } from './targets/docker';
 
 const config = loadConfig();
-tagEverything(config.tags);
 const stack = config.target === 'aws' ? awsStack(config) : dockerStack(config);
 
 export const postgres = stack.postgres;
@@ -14,3 +12,5 @@ export const qdrant = stack.qdrant;
 export const s3 = stack.s3;
 export const backupRepo = stack.backupRepo;
 export const envVault = stack.envVault;
+export const alarmTopic = stack.alarmTopic;
+export const bucketSetupExitCode = stack.bucketSetupExitCode;

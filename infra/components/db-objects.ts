@@ -1,5 +1,6 @@
 import * as postgresql from '@pulumi/postgresql';
 import * as pulumi from '@pulumi/pulumi';
+import { generatedPassword } from './store-secrets';
 
 export interface DbObjectsArgs {
   readonly host: pulumi.Input<string>;
@@ -7,10 +8,15 @@ export interface DbObjectsArgs {
   readonly database: string;
   readonly username: pulumi.Input<string>;
   readonly password: pulumi.Input<string>;
-  readonly sslmode: string;
+  readonly sslmode: 'disable' | 'require' | 'verify-full';
   readonly schemas: string[];
   readonly timescaledb: boolean;
+  /** false on managed PostgreSQL; true for the dev container's superuser. */
+  readonly superuser: boolean;
 }
+
+/** The login roles DbObjects creates. */
+export const DB_ROLES = ['migrator', 'app', 'readonly'] as const;
 
 /**
  * Database objects through @pulumi/postgresql: the extension, schemas,
@@ -20,6 +26,9 @@ export interface DbObjectsArgs {
  * where that is awkward.
  */
 export class DbObjects extends pulumi.ComponentResource {
+  /** Each role's generated password (secret). */
+  readonly passwords: Record<(typeof DB_ROLES)[number], pulumi.Output<string>>;
+
   constructor(name: string, args: DbObjectsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tickvault:database:DbObjects', name, {}, opts);
     const provider = new postgresql.Provider(`${name}-provider`, {
@@ -29,15 +38,20 @@ export class DbObjects extends pulumi.ComponentResource {
       password: args.password,
       sslmode: args.sslmode,
       database: args.database,
-      superuser: false, // managed PostgreSQL: no superuser
-    }, { parent: this });
+      superuser: args.superuser,
+    }, { parent: this, dependsOn: opts?.dependsOn });
     const child = { parent: this, provider };
 
     if (args.timescaledb) new postgresql.Extension(`${name}-timescaledb`, { name: 'timescaledb', database: args.database }, child);
 
-    const migrator = new postgresql.Role(`${name}-migrator`, { name: 'tickvault_migrator', login: true, createRole: false }, child);
-    const app = new postgresql.Role(`${name}-app`, { name: 'tickvault_app', login: true }, child);
-    const readonly = new postgresql.Role(`${name}-readonly`, { name: 'tickvault_readonly', login: true }, child);
+    // Login roles with generated passwords: a role without one cannot log in over TCP (or logs in with none on trust).
+    const password = Object.fromEntries(DB_ROLES.map((r) => [r, generatedPassword(`${name}-${r}-password`, 32, this).result])) as Record<(typeof DB_ROLES)[number], pulumi.Output<string>>;
+    const role = (r: (typeof DB_ROLES)[number], extra: Partial<postgresql.RoleArgs> = {}) =>
+      new postgresql.Role(`${name}-${r}`, { name: `tickvault_${r}`, login: true, password: password[r], ...extra }, { ...child, additionalSecretOutputs: ['password'] });
+    const migrator = role('migrator', { createRole: false });
+    const app = role('app');
+    const readonly = role('readonly');
+    this.passwords = password;
 
     new postgresql.Grant(`${name}-revoke-public-database`, { database: args.database, role: 'public', objectType: 'database', privileges: [] }, child);
     new postgresql.Grant(`${name}-revoke-public-schema`, { database: args.database, role: 'public', schema: 'public', objectType: 'schema', privileges: [] }, child);
@@ -52,6 +66,6 @@ export class DbObjects extends pulumi.ComponentResource {
       new postgresql.DefaultPrivileges(`${name}-${schemaName}-readonly-tables`, { ...on, owner: migrator.name, role: readonly.name, objectType: 'table', privileges: ['SELECT'] }, child);
       new postgresql.DefaultPrivileges(`${name}-${schemaName}-app-sequences`, { ...on, owner: migrator.name, role: app.name, objectType: 'sequence', privileges: ['USAGE', 'SELECT'] }, child);
     }
-    this.registerOutputs({});
+    this.registerOutputs({ roles: [migrator.name, app.name, readonly.name], passwords: pulumi.secret(this.passwords) });
   }
 }

@@ -9,16 +9,24 @@ export interface Ec2HostArgs {
   readonly volumeGiB: pulumi.Input<number>;
   readonly port: number;
   readonly allowedCidrs: pulumi.Input<string>[];
+  /** Rendered boot script: no secrets in it (DescribeInstanceAttribute can read user data). */
   readonly userData: pulumi.Input<string>;
   /** Inline IAM statements for the instance role (least privilege). */
-  readonly statements?: pulumi.Input<unknown>[];
-  readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  readonly statements: pulumi.Input<unknown>[];
+  /** CloudWatch log group the container ships to. */
+  readonly logGroupName: pulumi.Input<string>;
 }
+
+/** The data volume's device name in the block device mapping; user data finds it there. */
+export const DATA_DEVICE = '/dev/sdf';
 
 /**
  * A single-instance server with its data on an encrypted EBS volume (block
  * storage: Qdrant and PostgreSQL need it; EFS does not work for either).
- * Built as a child of the component that owns it.
+ * The data volume is in the instance's block device mapping, so it is
+ * attached before user data runs (a separate VolumeAttachment races
+ * cloud-init), and kept when the instance goes. Session Manager for access,
+ * container logs to CloudWatch. Built as a child of the component that owns it.
  */
 export function ec2Host(name: string, args: Ec2HostArgs, parent: pulumi.Resource) {
   const child = { parent };
@@ -27,16 +35,23 @@ export function ec2Host(name: string, args: Ec2HostArgs, parent: pulumi.Resource
     description: `${name}: service port from the private network only`,
     ingress: [{ protocol: 'tcp', fromPort: args.port, toPort: args.port, cidrBlocks: args.allowedCidrs }],
     egress: [{ protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'], description: 'HTTPS to AWS APIs and registries' }],
-    tags: args.tags,
   }, child);
   const role = new aws.iam.Role(`${name}-role`, {
     assumeRolePolicy: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Principal: { Service: 'ec2.amazonaws.com' }, Action: 'sts:AssumeRole' }] }),
-    tags: args.tags,
   }, child);
-  if (args.statements?.length) {
-    new aws.iam.RolePolicy(`${name}-policy`, { role: role.id, policy: pulumi.jsonStringify({ Version: '2012-10-17', Statement: args.statements }) }, child);
-  }
-  const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name, tags: args.tags }, child);
+  new aws.iam.RolePolicy(`${name}-policy`, {
+    role: role.id,
+    policy: pulumi.jsonStringify({
+      Version: '2012-10-17',
+      Statement: [
+        ...args.statements,
+        { Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'], Resource: [pulumi.interpolate`arn:aws:logs:*:*:log-group:${args.logGroupName}:*`] },
+      ],
+    }),
+  }, child);
+  // Session Manager instead of SSH: no inbound port, every session audited.
+  new aws.iam.RolePolicyAttachment(`${name}-ssm`, { role: role.name, policyArn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore' }, child);
+  const profile = new aws.iam.InstanceProfile(`${name}-profile`, { role: role.name }, child);
   const instance = new aws.ec2.Instance(`${name}-instance`, {
     ami: args.amiId,
     instanceType: args.instanceType,
@@ -44,29 +59,10 @@ export function ec2Host(name: string, args: Ec2HostArgs, parent: pulumi.Resource
     vpcSecurityGroupIds: [securityGroup.id],
     iamInstanceProfile: profile.name,
     userData: args.userData,
-    metadataOptions: { httpTokens: 'required' },
+    // Hop limit 2: the container (bridge network) reaches IMDSv2 for the role's credentials.
+    metadataOptions: { httpTokens: 'required', httpPutResponseHopLimit: 2 },
     rootBlockDevice: { encrypted: true, volumeType: 'gp3', volumeSize: 30 },
-    tags: args.tags,
+    ebsBlockDevices: [{ deviceName: DATA_DEVICE, volumeSize: args.volumeGiB, volumeType: 'gp3', encrypted: true, deleteOnTermination: false }],
   }, { ...child, protect: true });
-  const volume = new aws.ebs.Volume(`${name}-data`, {
-    availabilityZone: instance.availabilityZone,
-    size: args.volumeGiB,
-    type: 'gp3',
-    encrypted: true,
-    tags: args.tags,
-  }, { ...child, protect: true });
-  new aws.ec2.VolumeAttachment(`${name}-data-attachment`, { deviceName: '/dev/sdf', volumeId: volume.id, instanceId: instance.id }, child);
-  return { securityGroup, role, instance, volume };
-}
-
-/** Mount the data volume and run one pinned container on it. */
-export function containerUserData(image: string, mountPoint: string, runArgs: string): string {
-  return `#!/bin/bash
-set -euo pipefail
-dev=$(lsblk -dpno NAME | grep -v "$(findmnt -no SOURCE / | sed 's/p[0-9]*$//')" | tail -1)
-blkid "$dev" || mkfs.ext4 "$dev"
-mkdir -p ${mountPoint} && mount "$dev" ${mountPoint} && echo "$dev ${mountPoint} ext4 defaults,nofail 0 2" >> /etc/fstab
-dnf install -y docker && systemctl enable --now docker
-docker run -d --restart unless-stopped ${runArgs} ${image}
-`;
+  return { securityGroup, role, instance };
 }

@@ -1,10 +1,12 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { protectedKeyPolicy } from './key-policy';
 
 export interface EnvVaultArgs {
   /** SSM path prefix, e.g. /tickvault/prod. */
   readonly prefix: string;
-  readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+  /** The only role that may delete, disable or re-policy the key. */
+  readonly breakGlassRoleArn: pulumi.Input<string>;
 }
 
 /**
@@ -20,9 +22,14 @@ export class EnvVault extends pulumi.ComponentResource {
   constructor(name: string, args: EnvVaultArgs, opts?: pulumi.ComponentResourceOptions) {
     super('tickvault:env:EnvVault', name, {}, opts);
     this.prefix = args.prefix;
-    this.key = new aws.kms.Key(`${name}-key`, { description: `tickvault environment vault ${args.prefix}`, enableKeyRotation: true, deletionWindowInDays: 30, tags: args.tags }, { parent: this, protect: true });
-    new aws.kms.Alias(`${name}-alias`, { name: `alias/tickvault${args.prefix.replace(/\//g, '-')}-env`, targetKeyId: this.key.keyId }, { parent: this });
     const account = aws.getCallerIdentityOutput({}, { parent: this }).accountId;
+    this.key = new aws.kms.Key(`${name}-key`, {
+      description: `tickvault environment vault ${args.prefix}`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      policy: protectedKeyPolicy({ accountId: account, breakGlassRoleArn: args.breakGlassRoleArn }),
+    }, { parent: this, protect: true });
+    new aws.kms.Alias(`${name}-alias`, { name: `alias/tickvault${args.prefix.replace(/\//g, '-')}-env`, targetKeyId: this.key.keyId }, { parent: this });
     const region = aws.getRegionOutput({}, { parent: this }).region;
     this.policy = new aws.iam.Policy(`${name}-access`, {
       description: 'tickvault env.ts: read and write versions under the vault prefix',
@@ -37,8 +44,7 @@ export class EnvVault extends pulumi.ComponentResource {
           { Effect: 'Allow', Action: ['kms:Encrypt', 'kms:Decrypt'], Resource: [this.key.arn] },
         ],
       }),
-      tags: args.tags,
     }, { parent: this });
-    this.registerOutputs({ keyArn: this.key.arn, prefix: this.prefix });
+    this.registerOutputs({ key: this.key.arn, prefix: this.prefix, policy: this.policy.arn });
   }
 }

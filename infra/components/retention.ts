@@ -1,24 +1,18 @@
-import type { TickvaultConfig } from '../config';
-
-/** One expiry rule: objects under `prefix` go after `days`. */
-export interface RetentionRule {
-  id: string;
-  prefix: string;
-  days: number;
-}
+import type * as pulumi from '@pulumi/pulumi';
 
 /**
- * The backup repository layout (`<env>/<store>/…`, pgBackRest under
- * `pgbackrest/`) mapped to seed 004's retention. Prod (S3 lifecycle) and dev
- * (MinIO ILM) both derive their rules from here.
+ * One retention authority: the runbook's `backup.ts prune` decides which
+ * backups go (never the newest good one), and pgBackRest's own retention
+ * owns `pgbackrest/`. Lifecycle rules only clean up after them: they abort
+ * stale multipart uploads and expire noncurrent versions under the runbook
+ * repository's `<env>/` prefix, and never touch `pgbackrest/` (expiring
+ * `archive.info` there would stop WAL archiving and fill the disk).
  */
-export function retentionRules(backups: TickvaultConfig['backups'], env: string): RetentionRule[] {
+export function lifecycleRules(env: string, noncurrentVersionDays: pulumi.Input<number>) {
+  const prefix = `${env}/`;
   return [
-    { id: 'postgres-logical', prefix: `${env}/postgres/`, days: backups.postgres.retentionDays },
-    { id: 'pgbackrest-backups', prefix: 'pgbackrest/backup/', days: backups.postgres.retentionDays },
-    { id: 'pgbackrest-wal', prefix: 'pgbackrest/archive/', days: backups.wal.retentionDays },
-    { id: 'qdrant', prefix: `${env}/qdrant/`, days: backups.qdrant.retentionDays },
-    { id: 'redis', prefix: `${env}/redis/`, days: backups.redis.retentionDays },
+    { id: 'abort-stale-uploads', status: 'Enabled', filter: { prefix }, abortIncompleteMultipartUpload: { daysAfterInitiation: 1 } },
+    { id: 'expire-noncurrent-versions', status: 'Enabled', filter: { prefix }, noncurrentVersionExpiration: { noncurrentDays: noncurrentVersionDays } },
   ];
 }
 

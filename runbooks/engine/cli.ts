@@ -128,7 +128,8 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
   for (const [name, value] of Object.entries(values)) {
     if (typeof value !== 'string') continue;
     if (/url|repo|endpoint/i.test(name)) masker.addUrl(value);
-    if (/password|secret|token|key$/i.test(name)) masker.add(value);
+    // Flags that carry secrets by name; a plain --key (an object key, a table key) is not one.
+    if (/password|secret|token|(api|private|access)[-_]?key$/i.test(name)) masker.add(value);
   }
 
   const run = new Run({

@@ -1,22 +1,13 @@
 import fs from 'node:fs';
 import { z } from 'zod';
+import { dotenvEntries, parseDotenv } from '../env/dotenv';
 import { ConfigError } from './errors';
 import { localEnvFile } from './paths';
 import { isTargetSetting, type SettingOrigin } from './where';
 
-/** Parse a dotenv-style file (KEY=value, # comments, optional quotes). */
+/** KEY=value settings through the one dotenv parser (env/dotenv.ts); lines it cannot read are ignored here. */
 export function parseEnvText(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const raw of text.split(/\r?\n/)) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) continue;
-    let value = match[2] ?? '';
-    if (/^(['"]).*\1$/.test(value)) value = value.slice(1, -1);
-    out[match[1]!] = value;
-  }
-  return out;
+  return Object.fromEntries(dotenvEntries(parseDotenv(text)));
 }
 
 export function readEnvFile(file: string): Record<string, string> {

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +14,11 @@ interface LockRecord {
   pid: number;
   host: string;
   run: string;
+  runbook?: string;
+  target?: string;
   started: string;
+  /** Until when the holder vouches for the lock; renewed while it runs. */
+  leaseUntil?: string;
 }
 
 const alive = (pid: number): boolean => {
@@ -31,45 +36,106 @@ export function advisoryKey(name: string): bigint {
   return digest.readBigInt64BE(0) & 0x7fffffffffffffffn;
 }
 
+const leaseMs = (): number => Number(process.env.TICKVAULT_LOCK_LEASE_MS ?? 300_000);
+
 /**
- * A lock file per (runbook, target) on this machine. A lock whose process is
- * gone (kill -9) is stale and taken over, so an interrupted run never wedges
- * the next one.
+ * A kernel lock (flock(2), through util-linux's `flock`) around the few
+ * file operations that read, judge and replace a lock record. The kernel
+ * drops it when the process dies, so a killed run never wedges the guard,
+ * and two runs can never both judge the same stale record and both win.
  */
-export function acquireFileLock(runbook: string, target: string, runId: string): Lock {
-  const dir = lockDir();
-  fs.mkdirSync(dir, { recursive: true });
-  const digest = crypto.createHash('sha256').update(target).digest('hex').slice(0, 16);
-  const file = path.join(dir, `${runbook}-${digest}.lock`);
-  const record: LockRecord = { pid: process.pid, host: os.hostname(), run: runId, started: new Date().toISOString() };
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      fs.writeFileSync(file, JSON.stringify(record), { flag: 'wx', mode: 0o600 });
-      return {
-        release: async () => {
-          try {
-            const held = JSON.parse(fs.readFileSync(file, 'utf8')) as LockRecord;
-            if (held.run === runId) fs.unlinkSync(file);
-          } catch {
-            /* already gone */
-          }
-        },
-      };
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      let held: LockRecord | undefined;
-      try {
-        held = JSON.parse(fs.readFileSync(file, 'utf8')) as LockRecord;
-      } catch {
-        held = undefined; // half-written by a killed run: stale
-      }
-      if (held && held.host === os.hostname() && alive(held.pid)) {
-        throw new LockHeldError(`another ${runbook} run (${held.run}, pid ${held.pid}) holds the lock on this target since ${held.started}`, {
-          holder: held,
-        });
-      }
-      fs.rmSync(file, { force: true });
-    }
+async function withGuard<T>(file: string, fn: () => T | Promise<T>): Promise<T> {
+  const child = spawn('flock', ['--exclusive', '--wait', '30', file, '-c', 'echo locked; exec cat >/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('locked')) resolve();
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.once('error', reject);
+    child.once('close', (code) => reject(new Error(`could not take the lock guard ${file} (flock exit ${code}): ${err.trim()}`)));
+  });
+  try {
+    return await fn();
+  } finally {
+    child.stdin.end();
+    await exited;
   }
-  throw new LockHeldError(`could not take the ${runbook} lock on this target`);
+}
+
+function readRecord(file: string): LockRecord | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as LockRecord;
+  } catch {
+    return undefined; // absent, or half-written by a killed run
+  }
+}
+
+/** Stale: its process on this host is gone, or its lease expired. A lock of another host is never judged by pid. */
+function isStale(held: LockRecord, now = Date.now()): boolean {
+  if (held.host === os.hostname() && !alive(held.pid)) return true;
+  if (held.host === os.hostname()) return false;
+  return held.leaseUntil !== undefined && Date.parse(held.leaseUntil) < now;
+}
+
+function writeRecord(file: string, record: LockRecord): void {
+  const tmp = `${file}.${crypto.randomBytes(4).toString('hex')}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(record), { flag: 'wx', mode: 0o600 });
+  fs.renameSync(tmp, file);
+}
+
+export const lockFileFor = (target: string): string => path.join(lockDir(), `${crypto.createHash('sha256').update(target).digest('hex').slice(0, 24)}.lock`);
+
+/**
+ * A lock per target (not per runbook: backup, restore and prune of one
+ * target exclude each other). A lock whose process on this host is gone
+ * (kill -9) is stale and taken over atomically; a lock of another host is
+ * taken over only once its lease has expired. The holder renews the lease.
+ */
+export async function acquireFileLock(runbook: string, target: string, runId: string): Promise<Lock> {
+  const dir = lockDir();
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = lockFileFor(target);
+  // Guards live beside the locks folder, so it holds lock records only.
+  const guardDir = `${dir}-guards`;
+  fs.mkdirSync(guardDir, { recursive: true, mode: 0o700 });
+  const guard = path.join(guardDir, path.basename(file));
+  const record = (): LockRecord => ({ pid: process.pid, host: os.hostname(), run: runId, runbook, target, started, leaseUntil: new Date(Date.now() + leaseMs()).toISOString() });
+  const started = new Date().toISOString();
+  await withGuard(guard, () => {
+    const held = readRecord(file);
+    if (held && fs.existsSync(file) && !isStale(held)) {
+      throw new LockHeldError(`another ${held.runbook ?? runbook} run (${held.run}, pid ${held.pid} on ${held.host}) holds the lock on ${target} since ${held.started}`, { holder: held });
+    }
+    writeRecord(file, record());
+  });
+  const mine = () => readRecord(file)?.run === runId;
+  const renew = setInterval(() => {
+    withGuard(guard, () => {
+      if (mine()) writeRecord(file, record());
+    }).catch(() => undefined);
+  }, Math.max(1000, leaseMs() / 3));
+  renew.unref();
+  return {
+    release: async () => {
+      clearInterval(renew);
+      await withGuard(guard, () => {
+        if (mine()) fs.rmSync(file, { force: true });
+      });
+    },
+  };
+}
+
+/**
+ * Run fn while holding a kernel lock named `name` on this machine, waiting
+ * (up to 30 s) for another holder: for short critical sections that must
+ * queue rather than refuse (two env snapshots of one service).
+ */
+export async function withKernelLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const dir = `${lockDir()}-guards`;
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return withGuard(path.join(dir, `${crypto.createHash('sha256').update(name).digest('hex').slice(0, 24)}.critical`), fn);
 }

@@ -8,7 +8,7 @@ export const MASK = '****';
 // user:password@ in any URL, and password=... in libpq conninfo strings.
 const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^:/?#@\s"']*:)([^@\s"'/]+)(@)/gi;
 const CONNINFO_PASSWORD = /(\bpassword\s*=\s*)('[^']*'|[^\s"']+)/gi;
-const SECRET_KEY = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential)/i;
+const SECRET_KEY = /(pass(word)?|secret|token|api[_-]?key|private[_-]?key|credential|_AUTH$)/i;
 
 export class Masker {
   private readonly secrets = new Set<string>();

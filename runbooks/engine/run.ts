@@ -142,7 +142,7 @@ export class Run {
    */
   async lock(target: string): Promise<void> {
     if (this.dryRun) return;
-    const lock = acquireFileLock(this.runbook, target, this.id);
+    const lock = await acquireFileLock(this.runbook, target, this.id);
     this.onCleanup(() => lock.release());
   }
 

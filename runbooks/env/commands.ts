@@ -1,72 +1,80 @@
-import fs from 'node:fs';
 import type { CliContext, CommandResult } from '../engine/cli';
 import { stringFlag } from '../engine/cli';
-import { ConfigError, UsageError } from '../engine/errors';
-import { openRepository } from '../repository/repository';
-import { defaultKeyFile, FileKeyProvider, KmsKeyProvider, type KeyProvider } from './keys';
-import { parseLocation, readLocation, renderExport, writeLocation, type EnvContent } from './sources';
-import { pickVersion, RepositoryVaultStore, SsmVaultStore, validService, versionInfo, type VaultStore } from './store';
-import { diffEntries, isEmptyDiff, openVersion, renderDiff, sealVersion } from './vault';
+import { ConfigError, RefusedError, UsageError, VerificationError } from '../engine/errors';
+import type { Run } from '../engine/run';
+import { appendVersion, checkService, type ServiceState } from './chain';
+import { openVault, type Vault } from './open-vault';
+import { parseLocation, readLocation, renderExport, writeExclusive, writeLocation, type EnvContent } from './sources';
+import { pickVersion, validService, versionInfo } from './store';
+import { diffEntries, isEmptyDiff, openVersion, renderDiff } from './vault';
 
-interface Vault {
-  store: VaultStore;
-  keys: () => KeyProvider;
+/** Name every damaged version and carry on with the others. */
+function reportProblems(run: Run, service: string, state: ServiceState): void {
+  for (const p of state.problems) run.warn(`${service}: ${p.name}: ${p.problem}`, { version: p.name });
 }
 
-/** TICKVAULT_VAULT (or BACKUP_REPO) for storage; KMS when TICKVAULT_KMS_KEY_ID is set, else a local key file. */
-function vaultFor({ settings, flags }: CliContext, create: boolean): Vault {
-  const location = stringFlag(flags, 'vault') ?? settings.get('TICKVAULT_VAULT') ?? settings.require('BACKUP_REPO', undefined, '--vault');
-  const store = location.startsWith('ssm:')
-    ? new SsmVaultStore(location.slice(4).replace(/\/$/, ''))
-    : new RepositoryVaultStore(
-        openRepository(location, { S3_ENDPOINT: settings.get('S3_ENDPOINT'), AWS_REGION: settings.get('AWS_REGION'), AWS_ACCESS_KEY_ID: settings.get('AWS_ACCESS_KEY_ID'), AWS_SECRET_ACCESS_KEY: settings.get('AWS_SECRET_ACCESS_KEY') }),
-      );
-  const kms = settings.get('TICKVAULT_KMS_KEY_ID');
-  return { store, keys: () => (kms ? new KmsKeyProvider(kms, settings.get('AWS_REGION')) : new FileKeyProvider(defaultKeyFile(), { create })) };
+/** A new local key beside versions sealed with another would orphan them: refuse. */
+async function refuseNewKeyBesideOthers(vault: Vault): Promise<void> {
+  if (!vault.keyWouldBeCreated) return;
+  if (await vault.store.anyVersions()) {
+    throw new RefusedError(`the vault key ${vault.keyFile} does not exist, but ${vault.store.label} holds versions sealed with another key: not creating a new one`, {
+      hint: 'point TICKVAULT_ENV_KEY_FILE at the key those versions were sealed with',
+    });
+  }
 }
 
 export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   const { run, flags, command } = ctx;
   const service = validService(stringFlag(flags, 'service'));
   const reveal = Boolean(flags.reveal);
-  const vault = vaultFor(ctx, command === 'snapshot');
+  const vault = openVault(ctx.settings, stringFlag(flags, 'vault'));
 
   if (command === 'snapshot') {
     const from = parseLocation(stringFlag(flags, 'from') ?? '');
     const content = await run.step(`read ${from.label}`, () => readLocation(from), { readOnly: true });
     for (const [, value] of content.entries) run.masker.addEnvValue(value);
-    const keys = vault.keys();
-    const sealed = await run.step('seal and store a new version', async (step) => {
-      const version = await sealVersion(keys, { service, content, source: from.label, message: stringFlag(flags, 'message') ?? '', kind: 'snapshot' });
-      await vault.store.put(version);
+    await refuseNewKeyBesideOthers(vault);
+    const sealed = await run.step('seal and append a new version', async (step) => {
+      const version = await appendVersion(vault.store, vault.keys(true), { service, content, source: from.label, message: stringFlag(flags, 'message') ?? '', kind: 'snapshot' }, run.masker);
       step.note(`${content.entries.length} keys → ${vault.store.label}`);
       return version;
     });
     if (!sealed) return {};
-    const number = (await vault.store.list(service)).findIndex((v) => v.id === sealed.id) + 1;
-    return { figures: { service, version: number, id: sealed.id, keys: content.entries.length, vault: vault.store.label } };
+    return { figures: { service, version: sealed.seq, id: sealed.id, keys: content.entries.length, vault: vault.store.label } };
   }
 
-  const versions = await run.step('read versions', () => vault.store.list(service), { readOnly: true });
+  const keys = vault.keys(false);
+  const state = await run.step('read and verify every version', () => checkService(vault.store, keys, service, run.masker), { readOnly: true });
+  reportProblems(run, service, state);
+  const versions = state.versions;
+  /** A version by ref; one found damaged or misplaced in storage is refused by name (exit 3). */
+  const pick = (ref: string | undefined) => {
+    const stored = state.problems.find((p) => p.name === ref && !versions.some((v) => v.version.id === ref));
+    if (stored) throw new VerificationError(`version ${stored.name} is refused: ${stored.problem}`);
+    return pickVersion(versions, ref);
+  };
+
   if (command === 'list') {
-    const infos = versions.map((v, i) => versionInfo(v, i + 1));
-    for (const v of infos) run.info(`${String(v.number).padStart(3)}  ${v.createdAt.slice(0, 19)}  ${v.createdBy.padEnd(22)} ${String(v.keys).padStart(3)} keys  ${v.kind === 'restore' ? `restore of ${v.restoredFrom}` : v.source}  ${v.message}`);
-    return { figures: { service, versions: infos } };
+    const infos = versions.map((v) => ({ ...versionInfo(v.version, v.number), ok: !v.problem, ...(v.problem ? { problem: v.problem } : {}) }));
+    for (const v of infos) run.info(`${String(v.number).padStart(3)}  ${v.createdAt.slice(0, 19)}  ${v.createdBy.padEnd(22)} ${String(v.keys).padStart(3)} keys  ${v.kind === 'restore' ? `restore of ${v.restoredFrom}` : v.source}  ${v.message}${v.ok ? '' : `  REFUSED: ${v.problem}`}`);
+    run.report({ service, versions: infos, problems: state.problems });
+    if (versions.length && versions.every((v) => v.wrongKey)) throw new ConfigError(`no version of ${service} opens with the key in use: ${versions[0]!.problem}`);
+    if (state.problems.length) throw new VerificationError(`${state.problems.length} problem(s) in the versions of ${service}: ${state.problems.map((p) => `${p.name}: ${p.problem}`).join('; ')}`);
+    return { figures: { service, versions: infos, problems: [] } };
   }
 
-  const keys = vault.keys();
   const openRef = async (ref: string) => {
     if (ref.startsWith('live:')) {
       const content = await readLocation(parseLocation(ref.slice(5)));
       for (const [, value] of content.entries) run.masker.addEnvValue(value);
       return { label: ref, entries: content.entries };
     }
-    const { version, number } = pickVersion(versions, ref);
+    const { version, number } = pick(ref);
     return { label: `version ${number}`, entries: (await openVersion(keys, version, run.masker)).entries };
   };
 
   if (command === 'show') {
-    const { version, number } = pickVersion(versions, stringFlag(flags, 'version'));
+    const { version, number } = pick(stringFlag(flags, 'version'));
     const opened = await run.step('open and check version', () => openVersion(keys, version, run.masker), { readOnly: true });
     const info = versionInfo(version, number);
     run.info(`version ${number} (${version.id}) by ${version.createdBy} at ${version.createdAt}: ${version.message || '(no message)'}`);
@@ -87,7 +95,7 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   }
 
   if (command === 'export') {
-    const { version, number } = pickVersion(versions, stringFlag(flags, 'version'));
+    const { version, number } = pick(stringFlag(flags, 'version'));
     const format = (stringFlag(flags, 'format') ?? 'dotenv') as 'dotenv' | 'json' | 'shell';
     if (!['dotenv', 'json', 'shell'].includes(format)) throw new UsageError('--format must be dotenv, json or shell');
     const out = stringFlag(flags, 'out');
@@ -96,20 +104,20 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
     const opened = await run.step('open and check version', () => openVersion(keys, version, run.masker), { readOnly: true });
     const text = renderExport(opened.entries, format);
     // The values go to the file or the terminal only: never through the masked event sinks or the audit log.
-    if (out) fs.writeFileSync(out, text, { mode: 0o600 });
+    if (out) writeExclusive(out, Buffer.from(text), 0o600);
     else process.stdout.write(text);
     return { figures: { service, version: number, format, keys: opened.entries.length, ...(out ? { out } : {}) } };
   }
 
   // restore
-  const { version, number } = pickVersion(versions, stringFlag(flags, 'version'));
+  const { version, number } = pick(stringFlag(flags, 'version'));
   const to = parseLocation(stringFlag(flags, 'to') ?? '');
   const snapshot = await run.step('open and check version', () => openVersion(keys, version, run.masker), { readOnly: true });
   const current: EnvContent = await run.step(`read ${to.label}`, async () => {
     try {
       return await readLocation(to);
     } catch (error) {
-      if (error instanceof ConfigError && /no such file/.test(error.message)) return { entries: [], format: to.kind };
+      if (error instanceof ConfigError && /no such file|yields no keys/.test(error.message)) return { entries: [], format: to.kind };
       throw error;
     }
   }, { readOnly: true });
@@ -131,11 +139,14 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
     confirm: { action: `restore ${diff.added.length + diff.removed.length + diff.changed.length} change(s) from version ${number} to ${to.label}`, target: service },
   });
   if (run.dryRun) return { figures: { changed: false } };
+  if (state.headProblem) {
+    // Appending would move HEAD past the damage and hide it: the restore stands, unrecorded.
+    run.warn(`the restore was not recorded as a new version: ${state.headProblem}`);
+    return { figures: { changed: true, exact: Boolean(exact), recordedId: null } };
+  }
   const recorded = await run.step('record the restore as a new version', async () => {
     const after = await readLocation(to);
-    const sealed = await sealVersion(keys, { service, content: after, source: to.label, message: `restore of version ${number}`, kind: 'restore', restoredFrom: version.id });
-    await vault.store.put(sealed);
-    return sealed;
+    return appendVersion(vault.store, keys, { service, content: after, source: to.label, message: `restore of version ${number}`, kind: 'restore', restoredFrom: version.id }, run.masker);
   });
   return { figures: { changed: true, exact: Boolean(exact), recordedId: recorded.id } };
 }

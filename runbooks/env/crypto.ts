@@ -29,9 +29,22 @@ export function open(key: Buffer, sealed: string, aad: string): Buffer {
   }
 }
 
+/** Separate encryption and MAC keys from one data key (HKDF-SHA256), so neither use weakens the other. */
+export function deriveKeys(dataKey: Buffer): { enc: Buffer; mac: Buffer } {
+  const derive = (info: string) => Buffer.from(crypto.hkdfSync('sha256', dataKey, Buffer.alloc(0), info, 32));
+  return { enc: derive('tickvault-env-enc-v2'), mac: derive('tickvault-env-mac-v2') };
+}
+
 /** HMAC over a canonical JSON form (sorted keys): detects edits to names and metadata. */
 export function mac(key: Buffer, value: unknown): string {
   return crypto.createHmac('sha256', key).update(canonicalJson(value)).digest('base64');
+}
+
+/** Constant-time comparison of two base64 MACs. */
+export function macEquals(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'base64');
+  const y = Buffer.from(b, 'base64');
+  return x.length === y.length && x.length > 0 && crypto.timingSafeEqual(x, y);
 }
 
 export function canonicalJson(value: unknown): string {

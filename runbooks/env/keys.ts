@@ -5,13 +5,21 @@ import { ConfigError } from '../engine/errors';
 import { stateRoot } from '../engine/paths';
 import { open, seal, SealBroken } from './crypto';
 
+/** What a wrapped data key is bound to: it opens only for this service and version. */
+export interface KeyContext {
+  service: string;
+  version: string;
+}
+
 /** Wraps and unwraps the per-version data keys (envelope encryption). */
 export interface KeyProvider {
   /** Stable id written into each version, to tell "wrong key" from "tampered". */
   readonly id: string;
-  wrap(dataKey: Buffer): Promise<string>;
-  unwrap(wrapped: string): Promise<Buffer>;
+  wrap(dataKey: Buffer, context: KeyContext): Promise<string>;
+  unwrap(wrapped: string, context: KeyContext): Promise<Buffer>;
 }
+
+const aadOf = (c: KeyContext): string => `tickvault-data-key\0${c.service}\0${c.version}`;
 
 export const defaultKeyFile = (): string => process.env.TICKVAULT_ENV_KEY_FILE ?? path.join(stateRoot(), 'env-vault.key');
 
@@ -34,19 +42,22 @@ export class FileKeyProvider implements KeyProvider {
     this.id = `local:${crypto.createHash('sha256').update(key).digest('hex').slice(0, 16)}`;
   }
 
-  async wrap(dataKey: Buffer): Promise<string> {
-    return seal(this.key, dataKey, 'tickvault-data-key');
+  async wrap(dataKey: Buffer, context: KeyContext): Promise<string> {
+    return seal(this.key, dataKey, aadOf(context));
   }
 
-  async unwrap(wrapped: string): Promise<Buffer> {
+  async unwrap(wrapped: string, context: KeyContext): Promise<Buffer> {
     try {
-      return open(this.key, wrapped, 'tickvault-data-key');
+      return open(this.key, wrapped, aadOf(context));
     } catch (error) {
       if (error instanceof SealBroken) throw new SealBroken('the data key does not open with this vault key');
       throw error;
     }
   }
 }
+
+/** The KMS encryption context binds the data key to its service and version (and shows in CloudTrail). */
+const kmsContext = (c: KeyContext): Record<string, string> => ({ purpose: 'tickvault-env', service: c.service, version: c.version });
 
 /** AWS KMS: the data key is encrypted by a KMS key (prod). */
 export class KmsKeyProvider implements KeyProvider {
@@ -60,16 +71,16 @@ export class KmsKeyProvider implements KeyProvider {
     return new KMSClient(this.region ? { region: this.region } : {});
   }
 
-  async wrap(dataKey: Buffer): Promise<string> {
+  async wrap(dataKey: Buffer, context: KeyContext): Promise<string> {
     const { EncryptCommand } = await import('@aws-sdk/client-kms');
-    const out = await (await this.client()).send(new EncryptCommand({ KeyId: this.keyId, Plaintext: dataKey, EncryptionContext: { purpose: 'tickvault-env' } }));
+    const out = await (await this.client()).send(new EncryptCommand({ KeyId: this.keyId, Plaintext: dataKey, EncryptionContext: kmsContext(context) }));
     return Buffer.from(out.CiphertextBlob!).toString('base64');
   }
 
-  async unwrap(wrapped: string): Promise<Buffer> {
+  async unwrap(wrapped: string, context: KeyContext): Promise<Buffer> {
     const { DecryptCommand } = await import('@aws-sdk/client-kms');
     try {
-      const out = await (await this.client()).send(new DecryptCommand({ KeyId: this.keyId, CiphertextBlob: Buffer.from(wrapped, 'base64'), EncryptionContext: { purpose: 'tickvault-env' } }));
+      const out = await (await this.client()).send(new DecryptCommand({ KeyId: this.keyId, CiphertextBlob: Buffer.from(wrapped, 'base64'), EncryptionContext: kmsContext(context) }));
       return Buffer.from(out.Plaintext!);
     } catch (error) {
       if ((error as { name?: string }).name === 'InvalidCiphertextException') throw new SealBroken('KMS could not decrypt the data key');

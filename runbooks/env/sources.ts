@@ -1,6 +1,8 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import path from 'node:path';
 import { ConfigError, UsageError } from '../engine/errors';
-import { applyToDotenv, dotenvEntries, formatValue, parseDotenv } from './dotenv';
+import { applyToDotenv, dotenvEntries, dotenvProblems, formatValue, parseDotenv } from './dotenv';
 
 /** What a source holds: ordered key/values, and the exact bytes for files. */
 export interface EnvContent {
@@ -37,7 +39,13 @@ export async function readLocation(loc: EnvLocation): Promise<EnvContent> {
     case 'dotenv': {
       if (!fs.existsSync(loc.target)) throw new ConfigError(`${loc.label}: no such file`);
       const document = fs.readFileSync(loc.target);
-      return { entries: dotenvEntries(parseDotenv(document.toString('utf8'))), document, format: 'dotenv' };
+      const lines = parseDotenv(document.toString('utf8'));
+      const problems = dotenvProblems(lines);
+      if (problems.length) throw new ConfigError(`${loc.label}: ${problems.slice(0, 5).join('; ')}`, { hint: 'fix these lines (or quote the values) and run again' });
+      const entries = dotenvEntries(lines);
+      // A file with content but no keys is almost certainly not what the operator meant to seal.
+      if (entries.length === 0 && document.toString('utf8').trim() !== '') throw new ConfigError(`${loc.label}: the file is not empty but yields no keys`);
+      return { entries, document, format: 'dotenv' };
     }
     case 'json': {
       if (!fs.existsSync(loc.target)) throw new ConfigError(`${loc.label}: no such file`);
@@ -103,15 +111,42 @@ export async function writeLocation(loc: EnvLocation, desired: Map<string, strin
   }
 }
 
-function writeAtomically(file: string, data: Buffer): void {
-  const mode = fs.existsSync(file) ? fs.statSync(file).mode & 0o777 : 0o600;
-  const tmp = `${file}.tickvault-tmp`;
-  fs.writeFileSync(tmp, data, { mode });
+/**
+ * Write a file through a temp file in its own folder, created exclusively
+ * (O_EXCL, O_NOFOLLOW: a planted symlink is neither followed nor reused),
+ * then renamed over the target (which replaces a symlink, never writes
+ * through it). `mode` is applied as given; by default the target's own.
+ */
+export function writeExclusive(file: string, data: Buffer, mode?: number): void {
+  const dir = path.dirname(path.resolve(file));
+  const tmp = path.join(dir, `.${path.basename(file)}.tickvault-${crypto.randomBytes(6).toString('hex')}`);
+  const finalMode = mode ?? (fs.existsSync(file) ? fs.statSync(file).mode & 0o777 : 0o600);
+  const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    fs.writeSync(fd, data);
+    fs.fchmodSync(fd, finalMode);
+    fs.fsyncSync(fd);
+  } catch (error) {
+    fs.closeSync(fd);
+    fs.rmSync(tmp, { force: true });
+    throw error;
+  }
+  fs.closeSync(fd);
   fs.renameSync(tmp, file);
 }
 
+const writeAtomically = (file: string, data: Buffer): void => writeExclusive(file, data);
+
+const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
 export function renderExport(entries: [string, string][], format: 'dotenv' | 'json' | 'shell'): string {
   if (format === 'json') return JSON.stringify(Object.fromEntries(entries), null, 2) + '\n';
-  if (format === 'shell') return entries.map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`).join('\n') + '\n';
+  if (format === 'shell') {
+    const bad = entries.map(([k]) => k).filter((k) => !SHELL_NAME.test(k));
+    if (bad.length) throw new UsageError(`--format shell: ${bad.map((k) => JSON.stringify(k)).join(', ')} cannot be shell variable names; use --format dotenv or json`);
+    // Single quotes: nothing inside is expanded; a quote is closed, escaped and reopened.
+    return entries.map(([k, v]) => `export ${k}='${v.replace(/'/g, `'\\''`)}'`).join('\n') + '\n';
+  }
   return entries.map(([k, v]) => `${k}=${formatValue(v)}`).join('\n') + '\n';
 }

@@ -164,7 +164,7 @@ export async function up(run: Run): Promise<UpResult> {
       return;
     }
     state.s3.port = await choosePort(state.s3.port || undefined);
-    state.s3.pid = await startS3(state.s3.dir, state.s3.port, state.s3.bucket);
+    state.s3.pid = await startS3(state.s3.dir, state.s3.port, state.s3.bucket, user);
     ctx.note(`s3rver on port ${state.s3.port}, bucket ${state.s3.bucket}`);
   });
 

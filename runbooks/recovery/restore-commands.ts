@@ -3,11 +3,11 @@ import { numberFlag, stringFlag } from '../engine/cli';
 import { postgresUrl, validated } from '../engine/config';
 import { TargetMissedError, UsageError } from '../engine/errors';
 import type { Run } from '../engine/run';
-import { isGood, listBackups, readManifest, type Manifest, type Store } from '../repository/manifest';
+import { backupLockKey, isGood, listBackups, readManifest, type Manifest, type Store } from '../repository/manifest';
 import { databaseName } from '../stores/postgres/binaries';
 import { requireConfig } from '../stores/postgres/pgbackrest';
-import { databaseIdentity } from '../stores/postgres/server-info';
 import { recoveryContext } from './context';
+import { postgresIdentity, serviceIdentity } from './target-identity';
 import { measureObjectives, SCENARIOS, type Scenario } from './objectives';
 
 function parseTime(flag: string, value: string | undefined): Date | undefined {
@@ -21,15 +21,20 @@ function parseTime(flag: string, value: string | undefined): Date | undefined {
 async function chooseBackup(ctx: CliContext, store: Store, kind?: string): Promise<Manifest> {
   const { repo, env } = recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo'));
   const id = stringFlag(ctx.flags, 'backup');
+  let manifest: Manifest;
   if (id) {
-    const manifest = await readManifest(repo, env, id);
+    manifest = await readManifest(repo, env, id);
     if (manifest.store !== store) throw new UsageError(`backup ${id} is a ${manifest.store} backup, not ${store}`);
-    return manifest;
+  } else {
+    // A damaged or unauthentic manifest is named and skipped, never chosen and never fatal.
+    const good = (await listBackups(repo, env, store, (p) => ctx.run.warn(`skipped ${p.key}: ${p.problem}`))).filter((e) => isGood(e) && (!kind || e.manifest.kind === kind));
+    const latest = good.at(-1);
+    if (!latest) throw new UsageError(`no good ${store}${kind ? ` ${kind}` : ''} backup in ${repo.url} (env ${env})`);
+    manifest = latest.manifest;
   }
-  const good = (await listBackups(repo, env, store)).filter((e) => isGood(e) && (!kind || e.manifest.kind === kind));
-  const latest = good.at(-1);
-  if (!latest) throw new UsageError(`no good ${store}${kind ? ` ${kind}` : ''} backup in ${repo.url} (env ${env})`);
-  return latest.manifest;
+  // Held while the backup is read, so prune cannot delete it under a restore.
+  if (!ctx.run.dryRun) await ctx.run.lock(backupLockKey(repo.url, env, manifest.id));
+  return manifest;
 }
 
 /** RTO/RPO against the scenario's targets; a missed target fails the run with exit 3. */
@@ -75,7 +80,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
     if (!inPlace && !targetFlag) throw new UsageError('a logical restore needs --target-url URL (a new or empty database) or --in-place');
     const manifest = await chooseBackup(ctx, 'postgres', 'logical');
     const targetUrl = inPlace ? sourceUrl : validated('--target-url', postgresUrl, targetFlag);
-    await run.lock(`postgres:${databaseIdentity(targetUrl)}`);
+    if (!run.dryRun) await run.lock(await postgresIdentity(targetUrl));
     if (inPlace) {
       await run.step('confirm in-place restore', async () => undefined, {
         confirm: { action: `replace database "${databaseName(targetUrl)}" with backup ${manifest.id} (the current one is kept renamed)`, target: databaseName(targetUrl) },
@@ -91,8 +96,16 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
   if (toTime) throw new UsageError(`--to-time applies to PostgreSQL only; ${store} restores whole backups`);
   if (store === 'redis') {
     const manifest = await chooseBackup(ctx, 'redis');
+    if (manifest.details.elasticache) {
+      // An ElastiCache export restores into a new replication group (stores/redis/elasticache.ts).
+      const group = settings.get('ELASTICACHE_RESTORE_GROUP');
+      if (!group) throw new UsageError(`backup ${manifest.id} is an ElastiCache export: set ELASTICACHE_RESTORE_GROUP to the id of the new replication group to create`);
+      const result = await (await import('../stores/redis/elasticache')).elasticacheRestore(run, { manifest, targetGroupId: group, region: settings.get('AWS_REGION') });
+      run.report({ backupId: manifest.id, kind: 'elasticache', ...result });
+      return { figures: { backupId: manifest.id, ...result } };
+    }
     const redisUrl = targetFlag ?? settings.require('REDIS_URL', stringFlag(flags, 'redis-url'), '--redis-url');
-    await run.lock(`redis:${new URL(redisUrl).host}`);
+    if (!run.dryRun) await run.lock(await serviceIdentity('redis', redisUrl));
     const { rdbRestore } = await import('../stores/redis/rdb-restore');
     const result = await rdbRestore(run, { repo, manifest, redisUrl, inPlace });
     run.report({ backupId: manifest.id, kind: 'rdb', targetUrl: result.targetUrl, dbsize: result.dbsize, previousRdb: result.previousRdb ?? null, fingerprintCompared: result.fingerprintCompared, verified: ['sha256', 'redis-check-rdb', 'DBSIZE', ...(result.fingerprintCompared ? ['key-sample fingerprint'] : [])] });
@@ -103,7 +116,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
   const manifest = await chooseBackup(ctx, 'qdrant');
   const url = targetFlag ?? settings.require('QDRANT_URL', stringFlag(flags, 'qdrant-url'), '--qdrant-url');
   if (!targetFlag && !inPlace) throw new UsageError('a Qdrant restore needs --target-url URL (another Qdrant) or --in-place (QDRANT_URL)');
-  await run.lock(`qdrant:${new URL(url).host}`);
+  if (!run.dryRun) await run.lock(await serviceIdentity('qdrant', url));
   const { snapshotRestore } = await import('../stores/qdrant/snapshot-restore');
   const result = await snapshotRestore(run, { repo, manifest, target: { url, apiKey: settings.get('QDRANT_API_KEY') }, inPlace });
   run.report({ backupId: manifest.id, kind: 'snapshot', targetUrl: result.targetUrl, collections: result.collections, points: result.points, verified: ['sha256', 'exact points count per collection'] });

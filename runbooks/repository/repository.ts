@@ -2,40 +2,18 @@ import { Readable } from 'node:stream';
 import { ConfigError } from '../engine/errors';
 import { FileRepository } from './file-repository';
 import { S3Repository } from './s3-repository';
+import type { Repository, RepositoryEnv, StoredObject } from './types';
 
-export interface StoredObject {
-  size: number;
-  sha256: string;
-}
+export { NotFoundError, type Repository, type RepositoryEnv, type StoredObject } from './types';
 
-/**
- * Where backups live. Keys are relative paths ("local/postgres/<id>/x");
- * every write streams and hashes on the way, never buffering an artifact.
- */
-export interface Repository {
-  /** The repository URL, for messages (no credentials in it). */
-  readonly url: string;
-  put(key: string, body: Readable): Promise<StoredObject>;
-  get(key: string): Promise<Readable>;
-  exists(key: string): Promise<boolean>;
-  /** Every key under a prefix, recursively. */
-  list(prefix: string): Promise<string[]>;
-  remove(keys: string[]): Promise<void>;
-  /** Local repositories: store a finished file by renaming it (no copy). */
-  putFile?(key: string, file: string): Promise<StoredObject>;
-  /** Local repositories: a directory on the same filesystem for staging. */
-  stagingRoot?(): string;
-  /** Local repositories: where a key lives on disk, so restores read in place. */
-  localPath?(key: string): string;
-}
-
-export class NotFoundError extends ConfigError {}
-
-export interface RepositoryEnv {
-  S3_ENDPOINT?: string;
-  AWS_REGION?: string;
-  AWS_ACCESS_KEY_ID?: string;
-  AWS_SECRET_ACCESS_KEY?: string;
+/** The one place that reads the repository's connection settings (S3 endpoint, region, credentials). */
+export function repositoryEnv(settings: { get(name: string): string | undefined }): RepositoryEnv {
+  return {
+    S3_ENDPOINT: settings.get('S3_ENDPOINT'),
+    AWS_REGION: settings.get('AWS_REGION'),
+    AWS_ACCESS_KEY_ID: settings.get('AWS_ACCESS_KEY_ID'),
+    AWS_SECRET_ACCESS_KEY: settings.get('AWS_SECRET_ACCESS_KEY'),
+  };
 }
 
 export function openRepository(url: string, env: RepositoryEnv = {}): Repository {

@@ -1,7 +1,7 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { Readable } from 'node:stream';
 import { HashingStream } from './hashing';
-import { NotFoundError, type Repository, type RepositoryEnv, type StoredObject } from './repository';
+import { NotFoundError, type Repository, type RepositoryEnv, type StoredObject } from './types';
 
 /** s3://bucket/prefix over AWS SDK v3; S3_ENDPOINT points it at s3rver or MinIO. */
 export class S3Repository implements Repository {

@@ -1,11 +1,10 @@
-import { declareProgram, stackConfig, type Declared } from '../../infra/mocks';
+import { declareProgram, stackConfig, type Declared, type StateOverride } from '../../infra/mocks';
 import { root } from '../helpers/runbook';
 
-/** Run the program for a stack under Pulumi's mocks, with its committed config (+ secret placeholders). */
-export async function declareStack(stack: 'dev' | 'prod', overrides: Record<string, string> = {}) {
+/** Run the program for a stack under Pulumi's mocks, with its committed config (+ overrides). */
+export async function declareStack(stack: 'dev' | 'prod', overrides: Record<string, string> = {}, override?: StateOverride) {
   const { values, secretKeys } = stackConfig(stack, root);
-  const config = { 'tickvault:dbPassword': 'test-db-password', 'tickvault:redisAuthToken': 'test-redis-auth-token-0123456789', ...values, ...overrides };
-  return declareProgram(stack, config, [...secretKeys, 'tickvault:dbPassword', 'tickvault:redisAuthToken']);
+  return declareProgram(stack, { ...values, ...overrides }, secretKeys, override);
 }
 
 export const ofType = (resources: Declared[], type: string): Declared[] => resources.filter((r) => r.type === type);
@@ -14,3 +13,6 @@ export const one = (resources: Declared[], type: string, name?: string): Declare
   if (found.length !== 1) throw new Error(`expected one ${type}${name ? ` ${name}` : ''}, found ${found.length}`);
   return found[0]!;
 };
+/** A container definition list as ECS receives it. */
+export const containers = (taskDefinition: Declared): any[] => JSON.parse(taskDefinition.inputs.containerDefinitions as string);
+export const statements = (r: Declared, key = 'policy'): any[] => [JSON.parse(r.inputs[key] as string).Statement].flat();

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { $ } from 'zx';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, waitFor } from '../../runbooks/local/process';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
@@ -74,6 +74,11 @@ describe('Redis RDB backup and restore', () => {
     const restored = client(target.toString());
     expect(await digest(restored)).toBe(await digest(redis));
     restored.disconnect();
+    // The restored server's data is private: its folder 0700, the RDB 0600.
+    const restores = path.join(inject('stack').home, 'local', 'restores');
+    const mine = fs.readdirSync(restores).map((d) => path.join(restores, d)).find((d) => fs.readFileSync(path.join(d, 'redis.conf'), 'utf8').includes(`port ${target.port}`))!;
+    expect(fs.statSync(mine).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(path.join(mine, 'dump.rdb')).mode & 0o777).toBe(0o600);
   });
 
   it('in place after a wipe, with AOF on: AOF is set aside, data comes back, AOF is on again', async () => {

@@ -165,7 +165,7 @@ describe('runbook engine', () => {
         return { figures: {} };
       },
     };
-    const held = acquireFileLock('demo', 'db-1', 'other-run');
+    const held = await acquireFileLock('demo', 'db-1', 'other-run');
     const blocked = await invoke(spec, ['--json']);
     expect(blocked.code).toBe(4);
     expect(blocked.events.find((e) => e.event === 'error')).toMatchObject({ code: 'TV_LOCK_HELD' });
@@ -174,7 +174,7 @@ describe('runbook engine', () => {
     // A lock left by a process that no longer exists (kill -9) is stale.
     const lockFile = fs.readdirSync(path.join(home, 'locks'));
     expect(lockFile).toHaveLength(0);
-    acquireFileLock('demo', 'db-1', 'dead-run');
+    await acquireFileLock('demo', 'db-1', 'dead-run');
     const file = path.join(home, 'locks', fs.readdirSync(path.join(home, 'locks'))[0]!);
     fs.writeFileSync(file, JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), run: 'dead-run', started: 'x' }));
     const after = await invoke(spec, ['--json']);

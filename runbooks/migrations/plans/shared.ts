@@ -3,7 +3,8 @@ import { formatMs } from '../../engine/format';
 import { readLocation, parseLocation, writeLocation } from '../../env/sources';
 import { defaultKeyFile, FileKeyProvider } from '../../env/keys';
 import { RepositoryVaultStore } from '../../env/store';
-import { openVersion, sealVersion } from '../../env/vault';
+import { appendVersion, checkService } from '../../env/chain';
+import { openVersion } from '../../env/vault';
 import { openRepository } from '../../repository/repository';
 import { logicalBackup } from '../../stores/postgres/logical-backup';
 import type { Phase, PhaseContext } from '../plan';
@@ -33,8 +34,7 @@ export function backupOf(which: 'source' | 'target'): Phase {
       const from = parseLocation(ctx.options.envFrom);
       const content = await readLocation(from);
       const service = ctx.options.envService ?? ctx.plan.id;
-      const version = await sealVersion(new FileKeyProvider(defaultKeyFile(), { create: true }), { service, content, source: from.label, message: `before migration ${ctx.plan.id}`, kind: 'snapshot' });
-      await new RepositoryVaultStore(repo).put(version);
+      const version = await appendVersion(new RepositoryVaultStore(repo), new FileKeyProvider(defaultKeyFile(), { create: true }), { service, content, source: from.label, message: `before migration ${ctx.plan.id}`, kind: 'snapshot' }, ctx.run.masker);
       Object.assign(details, { envService: service, envVersion: version.id, envFrom: from.label });
     }
     return details;
@@ -43,10 +43,11 @@ export function backupOf(which: 'source' | 'target'): Phase {
     const recorded = ctx.recorded('backup');
     if (!recorded.envVersion) return;
     const repo = repository(ctx);
-    const store = new RepositoryVaultStore(repo);
-    const version = (await store.list(String(recorded.envService))).find((v) => v.id === recorded.envVersion);
+    const keys = new FileKeyProvider(defaultKeyFile(), { create: false });
+    const state = await checkService(new RepositoryVaultStore(repo), keys, String(recorded.envService), ctx.run.masker);
+    const version = state.versions.find((v) => v.version.id === recorded.envVersion)?.version;
     if (!version) throw new ConfigError(`env snapshot ${String(recorded.envVersion)} is gone from the vault`);
-    const opened = await openVersion(new FileKeyProvider(defaultKeyFile(), { create: false }), version, ctx.run.masker);
+    const opened = await openVersion(keys, version, ctx.run.masker);
     await writeLocation(parseLocation(String(recorded.envFrom)), new Map(opened.entries), opened.document);
   },
   };

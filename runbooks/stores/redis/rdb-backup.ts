@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { Redis } from 'ioredis';
 import { $ } from 'zx';
 import { ConfigError, VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
@@ -25,6 +26,27 @@ export async function checkRdb(file: string): Promise<void> {
   }
 }
 
+/** BGSAVE and wait until LASTSAVE moves with a clean status; returns the save time. */
+export async function bgsave(redis: Redis): Promise<Date> {
+  const last = await redis.lastsave();
+  // rdb_saves (Redis 7) counts saves, so two saves within one LASTSAVE second are told apart.
+  const saves = Number((await infoField(redis, 'persistence', 'rdb_saves')) ?? NaN);
+  try {
+    await redis.bgsave();
+  } catch (error) {
+    if (!/already in progress/i.test((error as Error).message)) throw error;
+  }
+  let status = '';
+  const done = await waitFor(async () => {
+    const inProgress = await infoField(redis, 'persistence', 'rdb_bgsave_in_progress');
+    status = (await infoField(redis, 'persistence', 'rdb_last_bgsave_status')) ?? '';
+    const moved = Number.isNaN(saves) ? (await redis.lastsave()) > last : Number(await infoField(redis, 'persistence', 'rdb_saves')) > saves;
+    return inProgress === '0' && moved;
+  }, 600_000, 100);
+  if (!done || status !== 'ok') throw new VerificationError(`BGSAVE did not finish cleanly (status ${status || 'timeout'})`);
+  return new Date((await redis.lastsave()) * 1000);
+}
+
 /**
  * BGSAVE, wait for LASTSAVE to move with a clean status, copy the RDB (it is
  * renamed into place atomically, so copying while Redis runs is safe),
@@ -45,22 +67,7 @@ export async function rdbBackup(run: Run, opts: RdbBackupOptions): Promise<Manif
 
   const before = await run.step('fingerprint key sample', () => fingerprintRedis(redis), { readOnly: true });
 
-  const savedAt = await run.step('BGSAVE and wait for LASTSAVE', async () => {
-    const last = await redis.lastsave();
-    try {
-      await redis.bgsave();
-    } catch (error) {
-      if (!/already in progress/i.test((error as Error).message)) throw error;
-    }
-    let status = '';
-    const done = await waitFor(async () => {
-      const inProgress = await infoField(redis, 'persistence', 'rdb_bgsave_in_progress');
-      status = (await infoField(redis, 'persistence', 'rdb_last_bgsave_status')) ?? '';
-      return inProgress === '0' && (await redis.lastsave()) > last;
-    }, 600_000, 100);
-    if (!done || status !== 'ok') throw new VerificationError(`BGSAVE did not finish cleanly (status ${status || 'timeout'})`);
-    return new Date((await redis.lastsave()) * 1000);
-  }, { dryRunResult: new Date() });
+  const savedAt = await run.step('BGSAVE and wait for LASTSAVE', () => bgsave(redis), { dryRunResult: new Date() });
   if (run.dryRun) return undefined as unknown as Manifest;
 
   if (!fs.existsSync(rdbPath)) {
