@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { fileRepositoryKey, signRecord } from '../../runbooks/repository/signing';
 import { createDatabase, query } from '../helpers/databases';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
@@ -20,7 +21,7 @@ describe.skipIf(!ready)('TimescaleDB logical backup and restore (Timescale proce
   const env = stackEnv({ BACKUP_REPO: `file://${repoDir}` });
   const backupDir = (id: string) => path.join(repoDir, env.TICKVAULT_ENV!, 'postgres', id);
 
-  /** A copy of the backup under a new id, with its manifest edited (to fake another version or a wrong record). */
+  /** A copy of the backup under a new id, with its manifest edited (to fake another version or a wrong record) and re-signed. */
   function variant(edit: (manifest: any) => void): string {
     const id = backupId.replace(/-[0-9a-f]{4}$/, `-${Math.floor(Math.random() * 0xffff).toString(16).padStart(4, '0')}`);
     fs.cpSync(backupDir(backupId), backupDir(id), { recursive: true });
@@ -28,7 +29,8 @@ describe.skipIf(!ready)('TimescaleDB logical backup and restore (Timescale proce
     const manifest = JSON.parse(fs.readFileSync(file, 'utf8'));
     manifest.id = id;
     edit(manifest);
-    fs.writeFileSync(file, JSON.stringify(manifest));
+    // Re-signed with the repository key, as its writer would (manifests are authenticated).
+    fs.writeFileSync(file, JSON.stringify(signRecord(fileRepositoryKey(path.join(stack.home, 'repository.key')), manifest)));
     return id;
   }
 
