@@ -11,7 +11,9 @@ import { invokeRunbook, type Invocation } from './recovery/drill/invoke';
 import { legacyDirOf, rehearseMigrations } from './recovery/drill/rehearsal';
 import { writeReports } from './recovery/drill/report';
 import { deletedRows, droppedTable, lostDataDirectory, wipedRedis, type DrillEnv } from './recovery/drill/scenarios';
+import { timescaleTicks } from './recovery/drill/timescale';
 import type { DrillReport, ScenarioResult } from './recovery/drill/types';
+import { describeInventory } from './stores/postgres/timescale';
 import { serviceUser } from './local/service-user';
 
 const usage = `
@@ -25,6 +27,11 @@ inflicts four disasters and recovers from each with the restore runbook:
   2. rows deleted at a known time → point-in-time recovery       (corruption: RTO 2h, RPO 1h)
   3. Redis wiped                → RDB restore in place           (deletion)
   4. the data directory lost    → pgBackRest restore + all WAL   (full failure: RTO 4h, RPO 1h)
+
+With TimescaleDB installed and preloaded, tick_data is first made a
+compressed hypertable with four continuous aggregates and their policies;
+every PostgreSQL disaster's check then covers chunks, compressed chunks,
+aggregates and jobs, and the report names the TimescaleDB version.
 
 Before the disasters it rehearses every migration plan: forward through all
 phases on a copy of the seeded database, then rolled back, comparing content
@@ -88,6 +95,7 @@ await runCli({
       redisUrl: local.REDIS_URL!,
       dataDir: path.join(home, 'local', 'postgres', 'data'),
       serviceUserPrefix: (await serviceUser()).prefix,
+      timescale: null,
     };
     run.masker.addUrl(drillEnv.databaseUrl).addUrl(drillEnv.redisUrl);
 
@@ -95,6 +103,17 @@ await runCli({
       const seeded = must(await invokeRunbook('seed', ['--scale', String(scale), '--end', 'now', '--reset', '--yes', '--redis-url', drillEnv.redisUrl, '--legacy-dir', legacyDirOf(home)], env), 'seed');
       step.note(`${Number(seeded.summary.rows).toLocaleString('en-US')} rows, ${seeded.summary.redisKeys} Redis keys`);
     });
+    const timescale = await run.step('TimescaleDB: tick_data → compressed hypertable with 1m/5m/1h/1d continuous aggregates', async (step) => {
+      const inventory = await timescaleTicks(drillEnv.databaseUrl);
+      if (!inventory) {
+        skipped.push('TimescaleDB: not installed and preloaded here, so tick_data stays a plain table (see README "TimescaleDB")');
+        step.note('TimescaleDB not available: skipped');
+        return null;
+      }
+      step.note(describeInventory(inventory));
+      return { version: inventory.version, layout: describeInventory(inventory) };
+    });
+    drillEnv.timescale = timescale?.version ?? null;
     await run.step('back up every store', async (step) => {
       backups.push(must(await invokeRunbook('backup', ['all'], env), 'backup all'));
       backups.push(must(await invokeRunbook('backup', ['postgres', '--kind', 'physical'], env), 'physical backup'));
@@ -130,11 +149,11 @@ await runCli({
       if (!result.passed) run.warn(`${result.name} failed: ${result.error ?? result.checks.filter((c) => !c.ok).map((c) => `${c.check}${c.detail ? ` (${c.detail})` : ''}`).join('; ')}`);
     }
 
-    const report: DrillReport = { run: run.id, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), scale, passed: scenarios.every((s) => s.passed) && rehearsals.every((r) => r.passed), backups, scenarios, rehearsals, skipped };
+    const report: DrillReport = { run: run.id, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), scale, ...(timescale ? { timescaledb: timescale.version, timescaleLayout: timescale.layout } : {}), passed: scenarios.every((s) => s.passed) && rehearsals.every((r) => r.passed), backups, scenarios, rehearsals, skipped };
     const dir = stringFlag(flags, 'report-dir') ?? path.join(projectRoot, 'reports', `drill-${run.id}`);
     const files = writeReports(dir, report);
     run.info(`report: ${files.markdown} (also .json, .html)`);
-    run.report({ passed: report.passed, scenarios: scenarios.map((s) => ({ name: s.name, scenario: s.scenario, passed: s.passed, rtoMs: s.rtoMs, rpoMs: s.rpoMs })), rehearsals: rehearsals.map((r) => ({ plan: r.plan, passed: r.passed })), reports: files, skipped });
+    run.report({ passed: report.passed, timescaledb: timescale?.version ?? null, scenarios: scenarios.map((s) => ({ name: s.name, scenario: s.scenario, passed: s.passed, rtoMs: s.rtoMs, rpoMs: s.rpoMs })), rehearsals: rehearsals.map((r) => ({ plan: r.plan, passed: r.passed })), reports: files, skipped });
     if (!report.passed) throw new VerificationError(`${scenarios.filter((s) => !s.passed).length} of ${scenarios.length} drill scenarios and ${rehearsals.filter((r) => !r.passed).length} of ${rehearsals.length} rehearsals failed`);
     return {};
   },

@@ -26,6 +26,14 @@ Every artifact's sha256 is checked before the target is touched (exit 3 if
 one is off). After restoring, every table's row count and content hash are
 compared with the manifest.
 
+TimescaleDB (logical): the extension is created at the backup's version, then
+timescaledb_pre_restore(), one serial pg_restore, timescaledb_post_restore();
+hypertables (chunks, compressed chunks), continuous aggregates' materialized
+rows and jobs are compared with the backup. A target whose TimescaleDB version
+differs from the backup's is refused (exit 2, nothing changed) unless
+  --timescale-update     restore into the backup's version, then
+                         ALTER EXTENSION timescaledb UPDATE to the target's
+
 RTO (start to verified) and RPO (incident time minus the newest recovered
 data) are compared with the scenario's targets; a miss exits 3.
   --scenario corruption|full-failure|deletion   (defaults: 2h/1h, 4h/1h, 1h/24h;
@@ -43,6 +51,7 @@ await runCli({
     'to-time': { type: 'string' },
     'target-url': { type: 'string' },
     'in-place': { type: 'boolean', default: false },
+    'timescale-update': { type: 'boolean', default: false },
     'incident-time': { type: 'string' },
     scenario: { type: 'string' },
     kind: { type: 'string' },

@@ -2,11 +2,14 @@ import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { messageOf } from '../engine/errors';
+import { creatableTimescaleVersion } from '../stores/postgres/timescale';
 import { localS3Client } from './s3-endpoint';
 
 export interface Health {
   healthy: boolean;
   detail: string;
+  /** PostgreSQL only: the TimescaleDB version this server can create. */
+  timescaledb?: string;
 }
 
 export async function postgresHealth(url: string): Promise<Health> {
@@ -14,7 +17,8 @@ export async function postgresHealth(url: string): Promise<Health> {
   try {
     await client.connect();
     const { rows } = await client.query<{ v: string }>("SELECT current_setting('server_version') AS v");
-    return { healthy: true, detail: `PostgreSQL ${rows[0]?.v}` };
+    const timescale = await creatableTimescaleVersion(client);
+    return { healthy: true, detail: `PostgreSQL ${rows[0]?.v}, ${timescale ? `TimescaleDB ${timescale} (preloaded)` : 'no TimescaleDB'}`, ...(timescale ? { timescaledb: timescale } : {}) };
   } catch (error) {
     return { healthy: false, detail: messageOf(error) };
   } finally {

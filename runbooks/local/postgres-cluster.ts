@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
 import { pgBin } from '../stores/postgres/binaries';
+import { timescaleSettings } from '../stores/postgres/timescale';
 import { isOurProcess } from './process';
 import type { ServiceUser } from './service-user';
 
@@ -25,6 +26,7 @@ export function writeClusterConf(dataDir: string, settings: Record<string, strin
   if (!text.includes("include_if_exists = 'tickvault.conf'")) fs.appendFileSync(main, "\ninclude_if_exists = 'tickvault.conf'\n");
 }
 
+/** Every cluster we start (the stack's and restore targets) preloads TimescaleDB when it is installed. */
 export function baseSettings(spec: ClusterSpec): Record<string, string | number> {
   return {
     port: spec.port,
@@ -37,6 +39,7 @@ export function baseSettings(spec: ClusterSpec): Record<string, string | number>
     max_wal_senders: 4,
     log_line_prefix: '%m [%p] %q%u@%d ',
     timezone: 'UTC',
+    ...timescaleSettings(),
   };
 }
 

@@ -133,7 +133,7 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
       });
     }
     const { logicalRestore } = await import('../stores/postgres/logical-restore');
-    const result = await logicalRestore(run, { repo, manifest, targetUrl, inPlace, jobs: numberFlag(flags, 'jobs', 2) });
+    const result = await logicalRestore(run, { repo, manifest, targetUrl, inPlace, jobs: numberFlag(flags, 'jobs', 2), timescaleUpdate: Boolean(flags['timescale-update']) });
     run.report({ backupId: manifest.id, kind: 'logical', targetUrl: result.targetUrl, tablesVerified: result.tablesVerified, rowsVerified: result.rowsVerified, previousDatabase: result.previousDatabase ?? null, resumed: result.resumed, verified: ['sha256 of every file', 'row count and content hash of every table'], fingerprintCompared: true });
     if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifestRecoveryPoint(manifest), manifest.dataUpTo, override);
     return { figures: {} };

@@ -25,3 +25,24 @@ export async function query<T extends pg.QueryResultRow = Record<string, unknown
     await client.end();
   }
 }
+
+/**
+ * CREATE DATABASE … TEMPLATE needs the template to have no sessions. With
+ * TimescaleDB preloaded its launcher connects schedulers to databases on its
+ * own, so connections are refused while the copy is made.
+ */
+export async function cloneDatabase(adminUrl: string, template: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`ALTER DATABASE ${template} WITH ALLOW_CONNECTIONS false`);
+    try {
+      await client.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [template]);
+      await client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+    } finally {
+      await client.query(`ALTER DATABASE ${template} WITH ALLOW_CONNECTIONS true`);
+    }
+  } finally {
+    await client.end();
+  }
+}

@@ -83,6 +83,28 @@ describe('embedded local stack', () => {
     for (const name of ['postgres', 'redis', 's3']) expect(services[name]).toMatchObject({ healthy: true, running: true });
   });
 
+  it('preloads TimescaleDB when it is installed: settings, CREATE EXTENSION, and status names the version', async () => {
+    const installed = fs.existsSync('/usr/lib/postgresql/15/lib/timescaledb.so') || fs.readdirSync('/usr/lib/postgresql').some((v) => fs.existsSync(`/usr/lib/postgresql/${v}/lib/timescaledb.so`));
+    if (!installed) {
+      if (process.env.TICKVAULT_REQUIRE_TIMESCALEDB === '1') throw new Error('TimescaleDB is not installed (TICKVAULT_REQUIRE_TIMESCALEDB=1)');
+      process.stderr.write('\n⚠ SKIPPING the TimescaleDB preload check: TimescaleDB is not installed\n');
+      return;
+    }
+    const client = new pg.Client({ connectionString: summary.postgres.url });
+    await client.connect();
+    try {
+      const { rows } = await client.query("SELECT current_setting('shared_preload_libraries') AS preload, current_setting('max_worker_processes') AS workers, current_setting('timescaledb.telemetry_level') AS telemetry");
+      expect(rows[0]).toEqual({ preload: 'timescaledb', workers: '32', telemetry: 'off' });
+      await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb');
+      const ext = await client.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'");
+      const status = await runRunbook('local', ['status', '--json'], { env });
+      expect((status.summary as any).services.postgres).toMatchObject({ timescaledb: ext.rows[0].extversion, detail: expect.stringContaining(`TimescaleDB ${ext.rows[0].extversion}`) });
+    } finally {
+      await client.query('DROP EXTENSION IF EXISTS timescaledb').catch(() => undefined);
+      await client.end();
+    }
+  });
+
   it('down stops every process it started and leaves none behind', async () => {
     const status = await runRunbook('local', ['status', '--json'], { env });
     const pids = Object.values((status.summary as any).services).map((s: any) => s.pid as number);

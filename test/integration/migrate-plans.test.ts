@@ -14,7 +14,8 @@ import { marketSnapshotSsot } from '../../runbooks/migrations/plans/market-snaps
 import type { AnyPlan as Plan } from '../../runbooks/migrations/plan';
 import { withClient } from '../../runbooks/stores/postgres/connect';
 import { databaseFingerprint } from '../../runbooks/stores/postgres/fingerprint';
-import { createDatabase, query } from '../helpers/databases';
+import { cloneDatabase, createDatabase, query } from '../helpers/databases';
+import { timescaleReady } from '../helpers/timescale';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
 
@@ -33,7 +34,7 @@ async function seeded(): Promise<string> {
     template = new URL(url).pathname.slice(1);
   }
   const name = `m_${Math.random().toString(16).slice(2, 10)}`;
-  await query(stack.postgresUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
+  await cloneDatabase(stack.postgresUrl, template, name);
   const url = new URL(stack.postgresUrl);
   url.pathname = `/${name}`;
   return url.toString();
@@ -143,17 +144,21 @@ describe('dxy-data-bars (seed 003)', () => {
 });
 
 describe('cross-database plans', () => {
-  it('ticks-to-timescale: range-partitioned target, rolls back from every boundary (target and source unchanged)', async () => {
+  it('ticks-to-timescale: hypertable (TimescaleDB) or range-partitioned target, rolls back from every boundary (target and source unchanged)', async () => {
     const { ticksToTimescale } = await import('../../runbooks/migrations/plans/ticks-to-timescale');
     const source = await seeded();
     const sourceHash = await databaseHash(source);
+    const timescale = await timescaleReady(stack.postgresUrl);
     for (const [k] of ticksToTimescale.phases.entries()) {
       const target = await createDatabase(stack.postgresUrl, 'ts');
       const before = await databaseHash(target);
       const opts = engine(target, source);
       for (const p of ticksToTimescale.phases.slice(0, k + 1)) await inProcess((run) => runPlan(run, ticksToTimescale, {}, opts, { phase: p.id, all: false }));
       if (k >= 3) expect((await query<{ n: string }>(target, 'SELECT count(*) AS n FROM tick_data'))[0]!.n).toBe((await query<{ n: string }>(source, 'SELECT count(*) AS n FROM tick_data'))[0]!.n);
-      if (k >= 2) expect((await query(target, "SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'public.tick_data'::regclass")).length).toBe(1);
+      if (k >= 2) {
+        const layout = timescale ? "SELECT 1 FROM timescaledb_information.hypertables WHERE hypertable_schema = 'public' AND hypertable_name = 'tick_data'" : "SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'public.tick_data'::regclass";
+        expect((await query(target, layout)).length).toBe(1);
+      }
       await inProcess((run) => rollbackPlan(run, ticksToTimescale, {}, opts));
       expect(await databaseHash(target), `rollback after ${ticksToTimescale.phases[k]!.id}`).toBe(before);
     }

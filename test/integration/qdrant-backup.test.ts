@@ -16,11 +16,18 @@ let env: Record<string, string>;
 beforeAll(async () => {
   source = await startQdrantDouble('1.12.4');
   target = await startQdrantDouble('1.13.0');
+  // Seed 004's four collections: 843 trade embeddings, none yet for playbooks and journal
+  // entries (the seed names three; the fourth, patterns, is ours).
   addCollection(source, 'trades', 843);
   addCollection(source, 'playbooks', 12);
+  addCollection(source, 'journal_entries', 0);
+  addCollection(source, 'patterns', 5);
   env = stackEnv({ BACKUP_REPO: `file://${repoDir}`, QDRANT_URL: source.url });
 });
 afterAll(async () => {
+  // Every request the product sent and every response the double gave conform to Qdrant's OpenAPI document.
+  expect(source.violations).toEqual([]);
+  expect(target.violations).toEqual([]);
   await source.close();
   await target.close();
 });
@@ -34,15 +41,18 @@ describe('Qdrant snapshot backup and restore (against the HTTP double)', () => {
     backupId = backup.summary!.id as string;
     expect([...source.snapshots.values()].every((m) => m.size === 0)).toBe(true);
     const manifest = JSON.parse(fs.readFileSync(path.join(repoDir, env.TICKVAULT_ENV!, 'qdrant', backupId, 'manifest.json'), 'utf8'));
-    expect(manifest.details.collections).toEqual({ playbooks: 12, trades: 843 });
+    expect(manifest.details.collections).toEqual({ journal_entries: 0, patterns: 5, playbooks: 12, trades: 843 });
+    expect(new Set(source.operations)).toEqual(new Set(['root', 'get_collections', 'count_points', 'create_snapshot', 'get_snapshot', 'delete_snapshot']));
   });
 
   it('restores into another Qdrant with priority=snapshot and the checksum; points match', async () => {
     const restore = await runRunbook('restore', ['qdrant', '--backup', backupId, '--target-url', target.url, '--json'], { env });
     expect(restore.code, restore.stdout).toBe(0);
-    expect(restore.summary).toMatchObject({ collections: 2, points: 855, recoveryPoint: { basis: 'snapshot creation time' } });
+    expect(restore.summary).toMatchObject({ collections: 4, points: 860, recoveryPoint: { basis: 'snapshot creation time' } });
+    expect(target.operations).toContain('recover_from_uploaded_snapshot');
     expect(target.uploads.every((u) => u.priority === 'snapshot' && /^[0-9a-f]{64}$/.test(u.checksum ?? ''))).toBe(true);
     expect(target.collections.get('trades')?.points).toHaveLength(843);
+    expect(target.collections.get('journal_entries')?.points).toHaveLength(0);
   });
 
   it('refuses a target that already has the collections unless --in-place', async () => {
@@ -68,6 +78,31 @@ describe('Qdrant snapshot backup and restore (against the HTTP double)', () => {
       expect(fresh.uploads).toHaveLength(0);
     } finally {
       await fresh.close();
+    }
+  });
+});
+
+describe('the double holds every exchange to Qdrant\'s OpenAPI document (v1.19.x)', () => {
+  it('a request outside the spec is answered with an error and recorded as a violation', async () => {
+    const double = await startQdrantDouble();
+    try {
+      addCollection(double, 'trades', 2);
+      const wrongBody = await fetch(`${double.url}/collections/trades/points/count`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exact: 'yes' }) });
+      expect(wrongBody.status).toBe(400);
+      const wrongQuery = await fetch(`${double.url}/collections/trades/snapshots/upload?priority=urgent`, { method: 'POST', body: new FormData() });
+      expect(wrongQuery.status).toBe(400);
+      const noSuchPath = await fetch(`${double.url}/collections/trades/backup`, { method: 'POST' });
+      expect(noSuchPath.status).toBe(404);
+      expect(double.violations).toHaveLength(3);
+      expect(double.violations[0]).toMatch(/count_points.*exact must be boolean/);
+      expect(double.violations[1]).toMatch(/priority/);
+      expect(double.violations[2]).toMatch(/POST \/collections\/trades\/backup is not an operation/);
+      // A conforming request passes, and its response conforms too.
+      const good = await fetch(`${double.url}/collections/trades/points/count`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ exact: true }) });
+      expect(await good.json()).toMatchObject({ result: { count: 2 } });
+      expect(double.violations).toHaveLength(3);
+    } finally {
+      await double.close();
     }
   });
 });

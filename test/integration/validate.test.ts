@@ -17,7 +17,12 @@ beforeAll(async () => {
   expect((await runRunbook('seed', ['--json', '--database-url', url, '--scale', '0.01', '--end', 'now'], { env })).code).toBe(0);
   qdrant = await startQdrantDouble();
 });
-afterAll(() => qdrant.close());
+afterAll(async () => {
+  // validate.ts's requests (GET /, POST …/points/count) conform to Qdrant's OpenAPI document.
+  expect(qdrant.violations).toEqual([]);
+  expect(qdrant.operations).toContain('count_points');
+  await qdrant.close();
+});
 
 const verdicts = (summary: Record<string, unknown>) => Object.fromEntries((summary.checks as { name: string; verdict: string }[]).map((c) => [c.name, c.verdict]));
 

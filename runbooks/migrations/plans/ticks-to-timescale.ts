@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { VerificationError } from '../../engine/errors';
 import { withClient } from '../../stores/postgres/connect';
+import { canCreateTimescale } from '../../stores/postgres/timescale';
 import { compareTables } from '../../verify/compare';
 import { copyAcross } from '../copy/cross-database';
 import { forgetBatches } from '../copy/ledger';
@@ -18,8 +19,7 @@ const TICKS = { schema: 'public', name: 'tick_data' };
 
 /** TimescaleDB can be created on the target: installed and preloaded (CREATE EXTENSION refuses otherwise). */
 async function timescaleOnTarget(ctx: Ctx): Promise<boolean> {
-  const { rows } = await ctx.target.query<{ ok: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') AND current_setting('shared_preload_libraries') ~ '(^|[ ,])timescaledb([ ,]|$)' AS ok");
-  return Boolean(rows[0]?.ok);
+  return canCreateTimescale(ctx.target);
 }
 
 async function parity(ctx: Ctx) {

@@ -4,6 +4,7 @@ import { PLANS } from '../../migrations/plans';
 import { withClient } from '../../stores/postgres/connect';
 import { databaseFingerprint } from '../../stores/postgres/fingerprint';
 import { withDatabase } from '../../stores/postgres/binaries';
+import { quoteIdent } from '../../stores/postgres/sql';
 import { invokeRunbook } from './invoke';
 
 export interface Rehearsal {
@@ -41,10 +42,16 @@ export async function rehearseMigrations(databaseUrl: string, env: Record<string
     const clone = withDatabase(databaseUrl, name);
     const target = plan.crossDatabase && plan.id !== 'sqlite-price-log' ? withDatabase(databaseUrl, `${name}_target`) : clone;
     await admin(databaseUrl, async (c) => {
-      // The template must have no other sessions while it is copied.
-      await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [template]);
       for (const db of [name, `${name}_target`]) await c.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await c.query(`CREATE DATABASE ${name} TEMPLATE ${template}`);
+      // The template must have no other sessions while it is copied; the
+      // TimescaleDB scheduler reconnects at once unless connections are refused.
+      await c.query(`ALTER DATABASE ${quoteIdent(template)} WITH ALLOW_CONNECTIONS false`);
+      try {
+        await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [template]);
+        await c.query(`CREATE DATABASE ${name} TEMPLATE ${quoteIdent(template)}`);
+      } finally {
+        await c.query(`ALTER DATABASE ${quoteIdent(template)} WITH ALLOW_CONNECTIONS true`);
+      }
       if (target !== clone) await c.query(`CREATE DATABASE ${name}_target`);
     });
     const hashBefore = await hashOf(target);

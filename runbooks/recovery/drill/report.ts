@@ -13,6 +13,8 @@ export function renderMarkdown(report: DrillReport): string {
     '',
     `Run \`${report.run}\` · ${report.startedAt} → ${report.finishedAt} · scale ${report.scale}`,
     '',
+    report.timescaledb ? `Drilled on **TimescaleDB ${report.timescaledb}**: ${report.timescaleLayout ?? ''}` : 'Drilled **without TimescaleDB** (not installed and preloaded): tick_data was a plain table',
+    '',
     '| scenario | RTO (target) | RTO margin | RPO (target) | RPO margin | result |',
     '| --- | --- | --- | --- | --- | --- |',
     ...report.scenarios.map((s) => `| ${s.name} (${s.scenario}) | ${ms(s.rtoMs)} (${ms(s.rtoTargetMs)}) | ${margin(s.rtoMs, s.rtoTargetMs)} | ${ms(s.rpoMs)} (${ms(s.rpoTargetMs)}) | ${margin(s.rpoMs, s.rpoTargetMs)} | ${s.passed ? 'PASS' : 'FAIL'} |`),

@@ -8,6 +8,7 @@ import { pgBin } from '../../stores/postgres/binaries';
 import { connectRedis } from '../../stores/redis/connect';
 import { fingerprintRedis } from '../../stores/redis/fingerprint';
 import { invokeRunbook } from './invoke';
+import { inventoryOf, timescaleCheck } from './timescale';
 import type { ScenarioResult } from './types';
 
 export interface DrillEnv {
@@ -17,7 +18,15 @@ export interface DrillEnv {
   redisUrl: string;
   dataDir: string;
   serviceUserPrefix: string[];
+  /** The TimescaleDB version drilled (tick_data a compressed hypertable with aggregates), or null without it. */
+  timescale: string | null;
 }
+
+const timescaleBefore = (d: DrillEnv) => (d.timescale ? inventoryOf(d.databaseUrl) : Promise.resolve(null));
+const withTimescaleCheck = async (checks: ScenarioResult['checks'], url: string, expected: Awaited<ReturnType<typeof inventoryOf>>) => {
+  const check = await timescaleCheck(url, expected);
+  if (check) checks.push(check);
+};
 
 async function sql<T extends pg.QueryResultRow>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -66,6 +75,7 @@ export async function droppedTable(d: DrillEnv): Promise<ScenarioResult> {
   await client.connect();
   const expected = await fingerprintTable(client, { schema: 'public', name: 'trades' });
   await client.end();
+  const tsExpected = await timescaleBefore(d);
   const incident = new Date();
   await sql(d.databaseUrl, 'DROP TABLE public.trades CASCADE');
   const restore = await invokeRunbook('restore', ['postgres', '--latest', '--in-place', '--yes', '--scenario', 'deletion', '--incident-time', incident.toISOString()], d.env);
@@ -73,13 +83,15 @@ export async function droppedTable(d: DrillEnv): Promise<ScenarioResult> {
   await after.connect();
   const got = await fingerprintTable(after, { schema: 'public', name: 'trades' }).catch(() => undefined);
   await after.end();
+  const checks = [...restoreChecks(restore), { check: 'trades is back with identical content', ok: got?.hash === expected.hash && got?.rows === expected.rows, detail: `${got?.rows ?? 0} rows` }];
+  await withTimescaleCheck(checks, d.databaseUrl, tsExpected);
   return outcome({
     name: 'Dropped table',
     scenario: 'deletion',
     disaster: `DROP TABLE trades (${before[0]?.n} rows)`,
     recovery: 'logical restore --latest --in-place (restored aside, verified, swapped in)',
     restore,
-    checks: [...restoreChecks(restore), { check: 'trades is back with identical content', ok: got?.hash === expected.hash && got?.rows === expected.rows, detail: `${got?.rows ?? 0} rows` }],
+    checks,
   });
 }
 
@@ -91,6 +103,7 @@ export async function deletedRows(d: DrillEnv): Promise<ScenarioResult> {
   await client.connect();
   const expected = await fingerprintTable(client, { schema: 'public', name: 'tick_data' });
   await client.end();
+  const tsExpected = await timescaleBefore(d);
   await new Promise((resolve) => setTimeout(resolve, 1200));
   const [{ at: targetTime }] = (await sql<{ at: Date }>(d.databaseUrl, 'SELECT now() AS at')) as [{ at: Date }];
   await new Promise((resolve) => setTimeout(resolve, 1200));
@@ -109,6 +122,7 @@ export async function deletedRows(d: DrillEnv): Promise<ScenarioResult> {
     await c.end();
     checks.push({ check: `the ${deleted.length} deleted rows are back: tick_data equals its state before the delete`, ok: got.hash === expected.hash && got.rows === expected.rows, detail: `${got.rows} rows` });
     checks.push({ check: 'a row committed after the target time is absent', ok: late.rowCount === 0, detail: undefined });
+    await withTimescaleCheck(checks, url, tsExpected);
   }
   return outcome({
     name: 'Rows deleted, point-in-time recovery',
@@ -145,6 +159,7 @@ export async function wipedRedis(d: DrillEnv): Promise<ScenarioResult> {
 export async function lostDataDirectory(d: DrillEnv): Promise<ScenarioResult> {
   await shipWal(d.databaseUrl);
   const expected = await fingerprintsOf(d.databaseUrl);
+  const tsExpected = await timescaleBefore(d);
   const incident = new Date();
   await $`${d.serviceUserPrefix} ${pgBin('pg_ctl')} -D ${d.dataDir} -m immediate stop`.nothrow();
   fs.rmSync(d.dataDir, { recursive: true, force: true });
@@ -155,6 +170,7 @@ export async function lostDataDirectory(d: DrillEnv): Promise<ScenarioResult> {
     const got = await fingerprintsOf(url);
     const same = got.length === expected.length && got.every((g, i) => g.hash === expected[i]!.hash && g.rows === expected[i]!.rows);
     checks.push({ check: `all ${expected.length} tables equal their state before the loss`, ok: same, detail: `${got.reduce((s, g) => s + g.rows, 0)} rows` });
+    await withTimescaleCheck(checks, url, tsExpected);
   }
   return outcome({
     name: 'Data directory lost',

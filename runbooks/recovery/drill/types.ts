@@ -24,6 +24,8 @@ export interface DrillReport {
   scale: number;
   /** The TimescaleDB version drilled, when the stack has it. */
   timescaledb?: string;
+  /** What was drilled on it: hypertables, chunks, compressed chunks, aggregates, jobs. */
+  timescaleLayout?: string;
   passed: boolean;
   backups: Invocation[];
   scenarios: ScenarioResult[];

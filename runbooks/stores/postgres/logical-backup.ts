@@ -13,6 +13,7 @@ import { connect } from './connect';
 import { fingerprintTable, largeObjectsFingerprint, listTables, newestOf, sequenceStates, type TableFingerprint } from './fingerprint';
 import { serverInfo, sourceIdentity } from './server-info';
 import { tableLabel, type TableName } from './sql';
+import { timescaleInventory, type TimescaleInventory } from './timescale';
 
 export interface LogicalBackupOptions {
   databaseUrl: string;
@@ -61,7 +62,8 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     const fingerprinting = (async () => {
       const out: TableFingerprint[] = [];
       for (const table of tables) out.push(await fingerprintTable(holder, table, { newestAsOf: at, inTransaction: true }));
-      return { tables: out, largeObjects: await largeObjectsFingerprint(holder), sequences: await sequenceStates(holder) };
+      // Chunks, compressed chunks, aggregates and jobs as of the same snapshot too.
+      return { tables: out, largeObjects: await largeObjectsFingerprint(holder), sequences: await sequenceStates(holder), timescale: await timescaleInventory(holder) };
     })();
     let prints: Awaited<typeof fingerprinting>;
     try {
@@ -73,8 +75,8 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     }
     await holder.query('COMMIT');
     step.record({ tables: tables.length, snapshot });
-    return { fingerprints: prints.tables, largeObjects: prints.largeObjects, sequences: prints.sequences, snapshotAt: at };
-  }, { detail: `pg_dump -Fd -j${opts.jobs}`, dryRunResult: { fingerprints: [], largeObjects: { count: 0, hash: '0' }, sequences: {}, snapshotAt: startedAt } });
+    return { fingerprints: prints.tables, largeObjects: prints.largeObjects, sequences: prints.sequences, snapshotAt: at, timescale: prints.timescale as TimescaleInventory | null };
+  }, { detail: `pg_dump -Fd -j${opts.jobs}`, dryRunResult: { fingerprints: [], largeObjects: { count: 0, hash: '0' }, sequences: {}, snapshotAt: startedAt, timescale: null } });
   if (run.dryRun) return undefined as unknown as Manifest;
 
   await run.step('check dump is readable (pg_restore --list)', async () => {
@@ -109,7 +111,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     source,
     files,
     tables: dumped.fingerprints.map(({ table, rows, hash, algo, columns }) => ({ table, rows, hash, algo, ...(columns ? { columns } : {}) })),
-    details: { snapshotAt: dumped.snapshotAt.toISOString(), database: source.database, format: 'directory', largeObjects: dumped.largeObjects, sequences: dumped.sequences },
+    details: { snapshotAt: dumped.snapshotAt.toISOString(), database: source.database, format: 'directory', largeObjects: dumped.largeObjects, sequences: dumped.sequences, ...(dumped.timescale ? { timescale: dumped.timescale } : {}) },
     checks: ['pg_restore --list reads the table of contents', 'every fingerprinted table has a TABLE DATA entry', 'sha256 of every file'],
   };
   await run.step('write manifest', () => writeManifest(opts.repo, manifest));

@@ -16,9 +16,10 @@ import { tableLabel } from './sql';
 import { stopWithRun } from './children';
 import { readDatabaseProperties } from './database-properties';
 import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
+import { checkTimescaleVersion, describeInventory, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
 
 /** One command of a restore: SQL in the target, or a tool invocation. */
-export type RestoreCommand = { kind: 'sql'; sql: string } | { kind: 'exec'; argv: string[]; section?: 'pre-data' | 'data' | 'post-data' };
+export type RestoreCommand = { kind: 'sql'; sql: string; afterVerify?: boolean } | { kind: 'exec'; argv: string[]; section?: 'pre-data' | 'data' | 'post-data' };
 
 /**
  * The commands a logical restore issues, in order. Plain PostgreSQL: three
@@ -27,7 +28,7 @@ export type RestoreCommand = { kind: 'sql'; sql: string } | { kind: 'exec'; argv
  * Timescale's procedure: extension first, pre_restore, one serial
  * pg_restore (no parallel catalog restore, timescaledb#698), post_restore.
  */
-export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: string; conninfo: string; jobs: number }): RestoreCommand[] {
+export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: string; conninfo: string; jobs: number; timescaleUpdate?: boolean }): RestoreCommand[] {
   const timescale = manifest.server.extensions.timescaledb;
   const pgRestore = (jobs: number, section?: 'pre-data' | 'data' | 'post-data'): RestoreCommand => ({
     kind: 'exec',
@@ -39,7 +40,11 @@ export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: stri
     { kind: 'sql', sql: `CREATE EXTENSION IF NOT EXISTS timescaledb VERSION '${timescale.replace(/'/g, "''")}'` },
     { kind: 'sql', sql: 'SELECT timescaledb_pre_restore()' },
     pgRestore(1),
-    { kind: 'sql', sql: 'SELECT timescaledb_post_restore()' },
+    // Verified before post_restore: once the scheduler runs again, policies
+    // (compression, aggregate refresh) may legitimately change what was restored.
+    { kind: 'sql', sql: 'SELECT timescaledb_post_restore()', afterVerify: true },
+    // Same version first, then Timescale's documented update (a fresh session).
+    ...(opts.timescaleUpdate ? [{ kind: 'sql', sql: 'ALTER EXTENSION timescaledb UPDATE', afterVerify: true } as const] : []),
   ];
 }
 
@@ -50,6 +55,8 @@ export interface LogicalRestoreOptions {
   targetUrl: string;
   inPlace: boolean;
   jobs: number;
+  /** Restore into the backup's TimescaleDB version, then ALTER EXTENSION … UPDATE to the target's. */
+  timescaleUpdate?: boolean;
 }
 
 export interface LogicalRestoreResult {
@@ -117,16 +124,16 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   const staging = stagingDir(path.join(stateRoot(), 'tmp'), manifest.id);
   run.onCleanup(() => fs.rmSync(staging, { recursive: true, force: true }));
 
-  await run.step('check server version', async (step) => {
+  const timescale = await run.step('check server version', async (step) => {
     const target = await withClient(withDatabase(original, 'postgres'), serverInfo, 'target (maintenance database "postgres")');
     const sourceMajor = Number(manifest.server.version.split('.')[0]);
     const targetMajor = Math.floor(target.versionNum / 10000);
     step.record({ source: manifest.server.version, target: target.version });
     if (targetMajor < sourceMajor) throw new ConfigError(`the target runs PostgreSQL ${target.version}, older than the backup's ${manifest.server.version}`);
-    if (manifest.server.extensions.timescaledb && !target.extensions.timescaledb) {
-      const available = await withClient(withDatabase(original, 'postgres'), (c) => c.query("SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb'"));
-      if (!available.rowCount) throw new ConfigError('the backup uses TimescaleDB but the target server does not offer the extension');
-    }
+    const tsTarget = manifest.server.extensions.timescaledb ? await withClient(withDatabase(original, 'postgres'), timescaleTarget) : undefined;
+    const plan = planTimescaleRestore(manifest.server.extensions.timescaledb, tsTarget ?? { defaultVersion: null, availableVersions: [] }, Boolean(opts.timescaleUpdate));
+    if (plan.createVersion) step.record({ timescaledb: plan });
+    return plan;
   }, { readOnly: true });
 
   // A local repository is read in place; a remote one is downloaded into staging.
@@ -154,20 +161,24 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   });
 
   const { conninfo, env } = libpqConnection(restoreUrl);
-  const commands = logicalRestoreCommands(manifest, { dumpDir, conninfo, jobs: opts.jobs });
+  const commands = logicalRestoreCommands(manifest, { dumpDir, conninfo, jobs: opts.jobs, timescaleUpdate: Boolean(timescale.updateTo) });
   const execute = async (command: RestoreCommand) => {
     if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
     // Bulk-load settings for the restore sessions only; the result is verified afterwards.
     else await stopWithRun(run, $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${command.argv}`);
   };
   const postData = commands.find((c) => c.kind === 'exec' && c.section === 'post-data');
+  const resume = commands.filter((c) => c.kind === 'sql' && c.afterVerify);
   await run.step(postData ? 'pg_restore schema and data' : 'pg_restore (TimescaleDB order)', async () => {
-    for (const command of commands) if (command !== postData) await execute(command);
+    for (const command of commands) if (command !== postData && !resume.includes(command)) await execute(command);
   }, { detail: `${commands.length} commands` });
 
+  // Between pre_restore and post_restore the database is in TimescaleDB's
+  // restoring mode; the verifying sessions alone leave it to read chunks.
+  const verifyUrl = timescale.createVersion ? withSessionOptions(restoreUrl, '-c timescaledb.restoring=off') : restoreUrl;
   // Data is complete: check it while indexes and constraints build.
   const verified = await run.step(postData ? 'indexes and constraints ‖ verify row counts and content hashes' : 'verify row counts and content hashes', async (step) => {
-    const [result] = await Promise.all([verifyAgainstManifest(restoreUrl, manifest, postData ? 1 : 2), postData ? execute(postData) : undefined]);
+    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, postData ? 1 : 2), postData ? execute(postData) : undefined]);
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
   });
@@ -191,6 +202,23 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     run.report({ materializedViews: { count: Number(mv.n), refreshed: Number(mv.populated) }, databasePropertiesNotCarried: failed });
     step.note(`${blocks.length - failed.length}/${blocks.length} applied; ${mv.n} materialized view(s), ${mv.populated} refreshed by pg_restore`);
   });
+  const expectedTimescale = manifest.details.timescale as TimescaleInventory | undefined;
+  if (expectedTimescale && timescale.createVersion) {
+    await run.step('verify hypertables, compressed chunks, continuous aggregates and jobs', async (step) => {
+      const got = await withClient(verifyUrl, (c) => verifyTimescaleRestore(c, expectedTimescale, timescale.createVersion!));
+      step.note(describeInventory(got));
+    });
+  }
+  // The scheduler reconnects once post_restore ran, and a database with
+  // sessions cannot be renamed: in place, it resumes after the swap.
+  const resumeTimescale = async (url: string) => {
+    if (!resume.length) return;
+    await run.step(timescale.updateTo ? `timescaledb_post_restore, then update to ${timescale.updateTo}` : 'timescaledb_post_restore (scheduler resumes)', async () => {
+      for (const command of resume) await withClient(url, (c) => c.query((command as { sql: string }).sql));
+      if (timescale.updateTo) await withClient(url, (c) => checkTimescaleVersion(c, timescale.updateTo!));
+    });
+  };
+  if (!opts.inPlace) await resumeTimescale(restoreUrl);
   await markRestored(restoreUrl);
 
   let previousDatabase: string | null | undefined;
@@ -200,6 +228,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
       step.note(previous ? `the replaced database is kept as "${previous}"` : 'the original database did not exist');
       return previous;
     });
+    await resumeTimescale(original);
   }
   return { targetUrl: original, tablesVerified: verified.tables, rowsVerified: verified.rows, previousDatabase, resumed: prepared.resumed };
 }
