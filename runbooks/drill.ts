@@ -47,6 +47,7 @@ Writes reports/drill-<run>/report.{md,json,html}; exit 3 if any scenario fails.
 const DRY_RUN_PLAN: [string, string][] = [
   ['start the drill stack', 'PostgreSQL (WAL archived by pgBackRest), Redis and s3rver under .tickvault/drill/'],
   ['seed market data', 'seed.ts --scale N --end now, plus Redis snapshot keys and legacy SQLite/JSON sources'],
+  ['TimescaleDB: tick_data → compressed hypertable with 1m/5m/1h/1d continuous aggregates', 'only when the drill server can create the extension'],
   ['back up every store', 'backup.ts all, then backup.ts postgres --kind physical'],
   ['migration rehearsal: every plan forward, then rolled back', 'on a copy of the seeded database; content hashes compared'],
   ['disaster 1: drop a table', 'DROP TABLE trades → restore.ts postgres --latest --in-place'],

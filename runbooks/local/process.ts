@@ -1,15 +1,8 @@
 import fs from 'node:fs';
 import net from 'node:net';
+import { pidAlive, waitFor } from '../engine/wait';
 
-export function pidAlive(pid: number | undefined): boolean {
-  if (!pid || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+export { pidAlive, waitFor } from '../engine/wait';
 
 /** The command line of a live process, to make sure a pid is still ours. */
 export function processCommand(pid: number): string {
@@ -23,15 +16,6 @@ export function processCommand(pid: number): string {
 /** True when pid is alive and its command line contains `marker`. */
 export function isOurProcess(pid: number | undefined, marker: string): boolean {
   return pidAlive(pid) && processCommand(pid!).includes(marker);
-}
-
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, intervalMs = 100): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return true;
-    if (Date.now() > deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 /** Stop a process we started: SIGTERM, wait, then SIGKILL. */

@@ -153,7 +153,8 @@ export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
     const redisUrl = targetFlag ?? settings.require('REDIS_URL', stringFlag(flags, 'redis-url'), '--redis-url');
     if (!run.dryRun) await run.lock(await serviceIdentity('redis', redisUrl));
     const { rdbRestore } = await import('../stores/redis/rdb-restore');
-    const result = await rdbRestore(run, { repo, manifest, redisUrl, inPlace });
+    const { localRedisProvisioner } = await import('./local-redis');
+    const result = await rdbRestore(run, { repo, manifest, redisUrl, inPlace, servers: localRedisProvisioner() });
     run.report({ backupId: manifest.id, kind: 'rdb', targetUrl: result.targetUrl, dbsize: result.dbsize, previousRdb: result.previousRdb ?? null, fingerprintCompared: result.fingerprintCompared, verified: ['sha256', 'redis-check-rdb', 'DBSIZE', ...(result.fingerprintCompared ? ['key-sample fingerprint'] : [])] });
     if (!run.dryRun) judge(run, scenarioFlag ?? 'deletion', incidentTime, manifestRecoveryPoint(manifest), manifest.dataUpTo, override);
     return { figures: {} };

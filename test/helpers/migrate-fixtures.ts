@@ -7,7 +7,7 @@ import { Settings } from '../../runbooks/engine/config';
 import { Masker } from '../../runbooks/engine/mask';
 import { Run } from '../../runbooks/engine/run';
 import type { EngineSettings } from '../../runbooks/migrations/plan';
-import { createDatabase, query } from './databases';
+import { cloneDatabase, createDatabase, query } from './databases';
 import { runRunbook } from './runbook';
 import { stackEnv } from './stack-env';
 
@@ -27,7 +27,7 @@ export function migrationFixture() {
       template = new URL(url).pathname.slice(1);
     }
     const name = `m_${Math.random().toString(16).slice(2, 10)}`;
-    await query(stack.postgresUrl, `CREATE DATABASE ${name} TEMPLATE ${template}`);
+    await cloneDatabase(stack.postgresUrl, template, name);
     const url = new URL(stack.postgresUrl);
     url.pathname = `/${name}`;
     return url.toString();
@@ -68,12 +68,14 @@ export async function plainHash(url: string, since: Date): Promise<string> {
            json_agg(json_build_object('n', a.attname, 'ty', format_type(a.atttypid, a.atttypmod)) ORDER BY a.attnum) AS cols
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
      WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'tickvault') AND n.nspname NOT LIKE 'pg\\_%'
+       -- an extension's own tables (TimescaleDB's catalog, chunks and materialisations) are its business, not the migration's
+       AND n.nspname !~ '^_?timescaledb' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
      GROUP BY 1, 2 ORDER BY 1, 2`);
   const parts: string[] = [];
   for (const { s, t, cols } of tables) {
     const q = (x: string) => `"${x.replace(/"/g, '""')}"`;
     const expr = cols.map(({ n, ty }) => (/^timestamp/.test(ty) ? `CASE WHEN ${q(n)} >= $1 THEN 'recent' ELSE ${q(n)}::text END` : `${q(n)}::text`)).join(', ');
-    const [row] = await query<{ h: string | null; n: string }>(url, `SELECT md5(string_agg(h, ',' ORDER BY h)) AS h, count(*)::text AS n FROM (SELECT md5(json_build_array(${expr})::text) AS h FROM ${q(s)}.${q(t)}) x`, [since]);
+    const [row] = await query<{ h: string | null; n: string }>(url, `SELECT md5(string_agg(h, ',' ORDER BY h)) AS h, count(*)::text AS n FROM (SELECT md5(json_build_array(${expr})::text) AS h FROM ${q(s)}.${q(t)} WHERE $1::timestamptz IS NOT NULL) x`, [since]);
     parts.push(`${s}.${t} ${JSON.stringify(cols)} ${row!.n} ${row!.h ?? '-'}`);
   }
   const views = await query<{ v: string }>(url, "SELECT n.nspname || '.' || c.relname || ' ' || pg_get_viewdef(c.oid) AS v FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'v' AND n.nspname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1");

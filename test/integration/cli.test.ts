@@ -113,7 +113,7 @@ describe('drill --dry-run', () => {
     expect(out.status).toBe(0);
     const events = ndjson(out.stdout);
     const planned = events.filter((e) => e.event === 'plan').map((e) => e.step);
-    expect(planned).toHaveLength(9);
+    expect(planned).toHaveLength(10);
     expect(planned.filter((s) => String(s).startsWith('disaster '))).toHaveLength(4);
     expect(fs.existsSync(path.join(home, 'drill'))).toBe(false);
     fs.rmSync(home, { recursive: true, force: true });

@@ -43,18 +43,20 @@ function cycles(graph: Map<string, string[]>): string[] {
 
 describe('migration engine structure', () => {
   it('no import cycle runs through the engine, migrations or env (journal.ts and plan.ts included)', () => {
-    // runbooks/repository/ has its own cycle work (issue 12, another branch); every other cycle fails here.
-    const found = cycles(importGraph()).filter((c) => !c.split(' -> ').every((f) => f.startsWith('runbooks/repository/')));
+    const found = cycles(importGraph());
     expect(found).toEqual([]);
   });
 
   it('exactly one transaction helper; no migration code writes BEGIN, COMMIT or ROLLBACK itself', () => {
     const helpers = sources('runbooks').filter((f) => /function inTransaction\b/.test(fs.readFileSync(path.join(root, f), 'utf8')));
     expect(helpers).toEqual(['runbooks/engine/transaction.ts']);
-    // copy/ is another branch's (its worker pools); the plans, engine and journal are checked here.
     const offenders = sources('runbooks/migrations')
-      .filter((f) => !f.startsWith('runbooks/migrations/copy/'))
-      .filter((f) => /\b(BEGIN|COMMIT|ROLLBACK)\s*[;'"`]|['"`]\s*(BEGIN|COMMIT|ROLLBACK)\b/.test(fs.readFileSync(path.join(root, f), 'utf8')));
+      .filter((f) => /\b(BEGIN|COMMIT|ROLLBACK|SAVEPOINT)\s*[;'"`]|['"`]\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT)\b/.test(fs.readFileSync(path.join(root, f), 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+
+  it('stores/ never reaches into the local stack: restore targets are injected by recovery/', () => {
+    const offenders = sources('runbooks/stores').filter((f) => /from '(\.\.\/)+local\//.test(fs.readFileSync(path.join(root, f), 'utf8')));
     expect(offenders).toEqual([]);
   });
 

@@ -1,3 +1,4 @@
+import { inTransaction } from '../../engine/transaction';
 import type pg from 'pg';
 import { quoteIdent, type TableName } from '../../stores/postgres/sql';
 
@@ -116,14 +117,9 @@ export async function planBatches(client: pg.ClientBase, plan: string, target: s
   const existing = await readBatches(client, plan, target);
   if (existing.length) return { batches: existing, resumed: true };
   const ranges = await make();
-  await client.query('BEGIN');
-  try {
+  await inTransaction(client, async () => {
     for (const [i, r] of ranges.entries()) await client.query('INSERT INTO tickvault.copy_batches (plan, target, batch, lo, hi) VALUES ($1, $2, $3, $4, $5)', [plan, target, i, r.lo, r.hi]);
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
   return { batches: ranges.map((r, i) => ({ batch: i, lo: r.lo, hi: r.hi, state: 'pending', rows: null })), resumed: false };
 }
 

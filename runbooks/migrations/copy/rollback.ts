@@ -1,3 +1,4 @@
+import { inTransaction } from '../../engine/transaction';
 import type pg from 'pg';
 import { RefusedError } from '../../engine/errors';
 import { tableLabel, type TableName } from '../../stores/postgres/sql';
@@ -33,14 +34,11 @@ async function dropCreated(tgt: pg.ClientBase, created: CreatedObject[]): Promis
     const lookup = ({ table: 'to_regclass', sequence: 'to_regclass', function: 'to_regprocedure', type: 'to_regtype', domain: 'to_regtype', collation: 'to_regcollation', schema: 'to_regnamespace' } as const)[obj.kind as 'table'];
     const exists = lookup ? await found(tgt, lookup, obj.sql) : Boolean((await tgt.query('SELECT EXISTS (SELECT 1 FROM pg_extension WHERE quote_ident(extname) = $1) AS ok', [obj.sql])).rows[0]?.ok);
     if (!exists) continue;
-    // Inside a caller's transaction a failed DROP must not abort it: guard with a savepoint there.
-    const inTransaction = await tgt.query('SAVEPOINT tv_drop').then(() => true, () => false);
+    // Inside a caller's transaction a failed DROP must not abort it: the shared helper makes it a savepoint there.
     try {
-      await tgt.query(`DROP ${obj.kind.toUpperCase()} ${obj.sql}`);
-      if (inTransaction) await tgt.query('RELEASE SAVEPOINT tv_drop');
+      await inTransaction(tgt, () => tgt.query(`DROP ${obj.kind.toUpperCase()} ${obj.sql}`));
       dropped.push(`${obj.kind} ${obj.sql}`);
     } catch (error) {
-      if (inTransaction) await tgt.query('ROLLBACK TO SAVEPOINT tv_drop');
       kept.push({ kind: obj.kind, name: obj.sql, reason: (error as Error).message });
     }
   }

@@ -59,7 +59,9 @@ export async function describeTable(client: pg.ClientBase, table: TableName, lab
      SELECT (SELECT sum(greatest(c.reltuples, 0))::bigint::text FROM parts JOIN pg_class c USING (oid)) AS rows,
             (pg_relation_size($1::oid) / current_setting('block_size')::int)::text AS blocks,
             (SELECT relkind::text FROM pg_class WHERE oid = $1::oid) AS kind,
-            EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = $1::oid AND NOT c.relispartition) AS children`,
+            -- inheritance children, but not a hypertable's chunks: those are the table's own rows
+            EXISTS (SELECT 1 FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE i.inhparent = $1::oid AND NOT c.relispartition AND n.nspname !~ '^_timescaledb') AS children`,
     [oid],
   );
   const kind = size.rows[0]?.kind ?? 'r';

@@ -6,7 +6,7 @@ import { $ } from 'zx';
 import { ConfigError, VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
 import type { Run } from '../../engine/run';
-import { waitFor } from '../../local/process';
+import { waitFor } from '../../engine/wait';
 import { backupPrefix, newBackupId, writeManifest, type Manifest } from '../../repository/manifest';
 import type { Repository } from '../../repository/repository';
 import { stagingDir } from '../../repository/transfer';

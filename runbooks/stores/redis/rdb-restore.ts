@@ -3,12 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { $ } from 'zx';
 import { ConfigError, VerificationError } from '../../engine/errors';
-import { localDir, stateRoot } from '../../engine/paths';
+import { stateRoot } from '../../engine/paths';
 import type { Run } from '../../engine/run';
-import { choosePort, pidAlive, waitFor } from '../../local/process';
-import { redisUrlFor, startRedis, writeRedisConf } from '../../local/redis-server';
-import { chownTree, serviceUser } from '../../local/service-user';
-import { registerExtraRedis } from '../../local/state';
+import { pidAlive, waitFor } from '../../engine/wait';
 import type { Manifest } from '../../repository/manifest';
 import type { Repository } from '../../repository/repository';
 import { downloadVerified, removeStaging, stagingDir } from '../../repository/transfer';
@@ -23,6 +20,16 @@ export interface RdbRestoreOptions {
   /** The live server (in-place) or the source whose password a new server reuses. */
   redisUrl: string;
   inPlace: boolean;
+  /** Where a new server comes from and how to run redis-server as a data folder's owner (injected by recovery/). */
+  servers: RedisProvisioner;
+}
+
+/** Redis servers on this machine, provided by whoever owns them (the local stack): stores/ never starts processes itself. */
+export interface RedisProvisioner {
+  /** Start a new server that loads this RDB; returns where it listens. */
+  startFromRdb(rdb: string, password: string): Promise<{ port: number; url: string }>;
+  /** argv prefix that runs a command as the owner of dir (the service user when we are root). */
+  asOwnerOf(dir: string): Promise<string[]>;
 }
 
 export interface RdbRestoreResult {
@@ -141,25 +148,14 @@ export async function rdbRestore(run: Run, opts: RdbRestoreOptions): Promise<Rdb
     await checkRdb(rdb);
   }, { readOnly: true });
 
-  const user = await serviceUser();
   if (!live) {
-    const name = `redis-${crypto.randomBytes(3).toString('hex')}`;
-    const dir = path.join(localDir(), 'restores', name);
-    const port = await choosePort(undefined);
     const password = decodeURIComponent(new URL(opts.redisUrl).password) || process.env.REDISCLI_AUTH || crypto.randomBytes(12).toString('base64url');
-    await run.step('start a new Redis from the RDB', async (step) => {
-      // The parent stays traversable for the service user; the server's own data folder is 0700.
-      fs.mkdirSync(path.dirname(dir), { recursive: true });
-      fs.mkdirSync(dir, { mode: 0o700 });
-      fs.copyFileSync(rdb, path.join(dir, 'dump.rdb'));
-      fs.chmodSync(path.join(dir, 'dump.rdb'), 0o600);
-      writeRedisConf({ dir, port, password });
-      chownTree(dir, user);
-      await startRedis({ dir, port, password }, user);
-      registerExtraRedis({ name, dir, port });
-      step.note(`port ${port}`);
-    });
-    const targetUrl = redisUrlFor(port, password);
+    const started = await run.step('start a new Redis from the RDB', async (step) => {
+      const server = await opts.servers.startFromRdb(rdb, password);
+      step.note(`port ${server.port}`);
+      return server;
+    }, { dryRunResult: { port: 0, url: '' } });
+    const targetUrl = started.url;
     if (run.dryRun) return { targetUrl, dbsize: 0, fingerprintCompared: false };
     const verified = await run.step('verify DBSIZE and key-sample fingerprint', () => verifyRestored(targetUrl, manifest));
     return { targetUrl, dbsize: verified.dbsize, fingerprintCompared: verified.compared };
@@ -198,7 +194,7 @@ export async function rdbRestore(run: Run, opts: RdbRestoreOptions): Promise<Rdb
 
   const startRedisAgain = async () => {
     const args = live.aof ? ['--appendonly', 'no'] : [];
-    const prefix = user.prefix.length && fs.statSync(live.dir).uid !== 0 ? user.prefix : [];
+    const prefix = await opts.servers.asOwnerOf(live.dir);
     await $`${prefix} redis-server ${live.configFile} --daemonize yes ${args}`;
     const up = await waitFor(async () => {
       try {
