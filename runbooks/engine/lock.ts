@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { LockHeldError } from './errors';
-import { lockDir } from './paths';
+import { lockDir, privateDir } from './paths';
 
 export interface Lock {
   release(): Promise<void>;
@@ -97,11 +97,11 @@ export const lockFileFor = (target: string): string => path.join(lockDir(), `${c
  */
 export async function acquireFileLock(runbook: string, target: string, runId: string): Promise<Lock> {
   const dir = lockDir();
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  privateDir(dir);
   const file = lockFileFor(target);
   // Guards live beside the locks folder, so it holds lock records only.
   const guardDir = `${dir}-guards`;
-  fs.mkdirSync(guardDir, { recursive: true, mode: 0o700 });
+  privateDir(guardDir);
   const guard = path.join(guardDir, path.basename(file));
   const record = (): LockRecord => ({ pid: process.pid, host: os.hostname(), run: runId, runbook, target, started, leaseUntil: new Date(Date.now() + leaseMs()).toISOString() });
   const started = new Date().toISOString();
@@ -136,6 +136,6 @@ export async function acquireFileLock(runbook: string, target: string, runId: st
  */
 export async function withKernelLock<T>(name: string, fn: () => Promise<T>): Promise<T> {
   const dir = `${lockDir()}-guards`;
-  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  privateDir(dir);
   return withGuard(path.join(dir, `${crypto.createHash('sha256').update(name).digest('hex').slice(0, 24)}.critical`), fn);
 }

@@ -20,3 +20,13 @@ export const localDir = (): string => path.join(stateRoot(), 'local');
 export const localEnvFile = (): string => path.join(localDir(), 'env');
 export const auditDir = (): string => process.env.TICKVAULT_AUDIT_DIR ?? path.join(stateRoot(), 'audit');
 export const lockDir = (): string => path.join(stateRoot(), 'locks');
+
+/**
+ * A private (0700) folder whose missing parents get default modes: the state
+ * root must stay traversable for the local stack's service user.
+ */
+export function privateDir(dir: string): string {
+  fs.mkdirSync(path.dirname(dir), { recursive: true });
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}

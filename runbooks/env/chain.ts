@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ConfigError, messageOf, VerificationError } from '../engine/errors';
 import { withKernelLock } from '../engine/lock';
 import type { Masker } from '../engine/mask';
-import { stateRoot } from '../engine/paths';
+import { stateRoot, privateDir } from '../engine/paths';
 import { macEquals } from './crypto';
 import type { KeyProvider } from './keys';
 import type { SealedVersion, StoredProblem, VaultStore } from './store';
@@ -44,7 +44,7 @@ function writeSeen(label: string, service: string, version: SealedVersion): void
   const seen = readSeen(label, service);
   if (seen && seen.seq >= version.seq) return;
   const file = seenFile(label, service);
-  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  privateDir(path.dirname(file));
   fs.writeFileSync(`${file}.tmp`, JSON.stringify({ seq: version.seq, id: version.id }), { mode: 0o600 });
   fs.renameSync(`${file}.tmp`, file);
 }

@@ -50,7 +50,7 @@ async function loadFileKey(create: boolean): Promise<RepositoryKey> {
     if (!create) {
       throw new ConfigError(`the repository key ${file} does not exist, so manifests cannot be authenticated`, { hint: 'point TICKVAULT_REPO_KEY_FILE at the key the backups were written with' });
     }
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     try {
       fs.writeFileSync(file, crypto.randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
     } catch (error) {
@@ -68,7 +68,7 @@ async function loadKmsKey(keyId: string, create: boolean): Promise<RepositoryKey
   if (!fs.existsSync(file)) {
     if (!create) throw new ConfigError(`the wrapped repository key ${file} does not exist`, { hint: 'copy it from the host that wrote the backups' });
     const made = await client.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256', EncryptionContext: context }));
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    fs.mkdirSync(path.dirname(file), { recursive: true });
     fs.writeFileSync(file, Buffer.from(made.CiphertextBlob!).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
   }
   const out = await client.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: Buffer.from(fs.readFileSync(file, 'utf8').trim(), 'base64'), EncryptionContext: context }));

@@ -1,3 +1,4 @@
+import { privateDir } from '../engine/paths';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -65,7 +66,7 @@ export function sweepStaging(root: string): string[] {
  * killed. Leftovers of killed runs under the same root are swept first.
  */
 export function stagingDir(root: string, id: string): string {
-  fs.mkdirSync(root, { recursive: true, mode: 0o700 });
+  privateDir(root);
   fs.chmodSync(root, 0o700);
   sweepStaging(root);
   const dir = path.join(root, `${id}-${crypto.randomBytes(3).toString('hex')}`);
