@@ -1,7 +1,7 @@
-import os from 'node:os';
 import { z } from 'zod';
 import { LockHeldError } from '../engine/errors';
 import { acquireFileLock } from '../engine/lock';
+import { thisProcess } from '../engine/owner';
 import type { Run } from '../engine/run';
 import { backupLockKey, backupPrefix, LEASE_FILE, newBackupId, type Store } from './manifest';
 import { getText, putText, type Repository } from './repository';
@@ -26,7 +26,7 @@ export async function startBackup(run: Run, repo: Repository, env: string, store
   if (run.dryRun) return id;
   const lock = await acquireFileLock('backup', backupLockKey(repo.url, env, id), run.id);
   const key = leaseKey(env, store, id);
-  const renew = () => putText(repo, key, JSON.stringify({ run: run.id, pid: process.pid, host: os.hostname(), leaseUntil: new Date(Date.now() + leaseMs()).toISOString() } satisfies WritingLease));
+  const renew = () => putText(repo, key, JSON.stringify({ run: run.id, ...thisProcess(), leaseUntil: new Date(Date.now() + leaseMs()).toISOString() } satisfies WritingLease));
   await renew();
   const timer = setInterval(() => void renew().catch((error: Error) => run.warn(`backup lease not renewed: ${error.message}`)), Math.max(1000, leaseMs() / 3));
   timer.unref();
