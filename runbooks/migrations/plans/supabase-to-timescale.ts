@@ -49,13 +49,16 @@ async function compressOldChunks(ctx: Ctx): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
+// Rows travel as the source's own JSON text (json_agg): timestamps keep their
+// microseconds and numerics their digits, which JavaScript values would round.
+
 /** Upsert every source row of a small table (users, trades); returns the source keys for pruneGone. */
 async function upsertSmall(ctx: Ctx, table: string, key: string): Promise<{ upserted: number; keys: string[] }> {
-  const rows = (await withClient(ctx.settings.sourceUrl, (c) => c.query(`SELECT * FROM ${table}`), '--source-url')).rows;
+  const { rows } = await withClient(ctx.settings.sourceUrl, (c) => c.query<{ j: string; keys: string[] }>(`SELECT coalesce(json_agg(t), '[]')::text AS j, coalesce(array_agg(t.${key}::text), '{}') AS keys FROM ${table} t`), '--source-url');
   const cols = (await ctx.target.query<{ c: string }>('SELECT quote_ident(attname) AS c FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum', [table])).rows.map((r) => r.c);
   const set = cols.filter((c) => c !== key).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
-  const up = await ctx.target.query(`INSERT INTO ${table} (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM json_populate_recordset(NULL::${table}, $1) ON CONFLICT (${key}) DO UPDATE SET ${set}`, [JSON.stringify(rows)]);
-  return { upserted: up.rowCount ?? 0, keys: rows.map((r) => String(r[key])) };
+  const up = await ctx.target.query(`INSERT INTO ${table} (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM json_populate_recordset(NULL::${table}, $1::json) ON CONFLICT (${key}) DO UPDATE SET ${set}`, [rows[0]!.j]);
+  return { upserted: up.rowCount ?? 0, keys: rows[0]!.keys };
 }
 
 /** Delete target rows whose key is gone from the source. */
@@ -68,10 +71,11 @@ async function syncTicks(ctx: Ctx): Promise<number> {
   let total = 0;
   for (;;) {
     const { rows } = await ctx.target.query<{ max: string | null }>('SELECT max(id)::text AS max FROM public.tick_data');
-    const fresh = await withClient(ctx.settings.sourceUrl, (c) => c.query('SELECT * FROM public.tick_data WHERE id > $1 ORDER BY id LIMIT 50000', [rows[0]?.max ?? '-9223372036854775808']), '--source-url');
-    if (!fresh.rowCount) return total;
-    await ctx.target.query('INSERT INTO public.tick_data SELECT * FROM json_populate_recordset(NULL::public.tick_data, $1) ON CONFLICT DO NOTHING', [JSON.stringify(fresh.rows)]);
-    total += fresh.rowCount;
+    const fresh = await withClient(ctx.settings.sourceUrl, (c) => c.query<{ j: string; n: number }>("SELECT coalesce(json_agg(t ORDER BY t.id), '[]')::text AS j, count(*)::int AS n FROM (SELECT * FROM public.tick_data WHERE id > $1 ORDER BY id LIMIT 50000) t", [rows[0]?.max ?? '-9223372036854775808']), '--source-url');
+    const n = fresh.rows[0]!.n;
+    if (!n) return total;
+    await ctx.target.query('INSERT INTO public.tick_data SELECT * FROM json_populate_recordset(NULL::public.tick_data, $1::json) ON CONFLICT DO NOTHING', [fresh.rows[0]!.j]);
+    total += n;
   }
 }
 
@@ -180,7 +184,11 @@ const phases: Phase<Options>[] = [
     async rollback(ctx) {
       for (const a of [...AGGREGATES].reverse()) await ctx.target.query(`DROP MATERIALIZED VIEW IF EXISTS public.${a.view} CASCADE`);
       await ctx.target.query('DROP TABLE IF EXISTS public.tick_data, public.trades, public.users CASCADE');
-      for (const ext of [...((ctx.recorded('expand').createdExtensions as string[] | undefined) ?? [])].reverse()) await ctx.target.query(`DROP EXTENSION IF EXISTS "${ext}" CASCADE`);
+      // timescaledb itself stays (empty): Timescale allows DROP EXTENSION only as the first command of a
+      // fresh session, and this session has used it; dropping it here breaks every later statement.
+      for (const ext of [...((ctx.recorded('expand').createdExtensions as string[] | undefined) ?? [])].reverse()) {
+        if (ext !== 'timescaledb') await ctx.target.query(`DROP EXTENSION IF EXISTS "${ext}"`);
+      }
     },
   },
   {
