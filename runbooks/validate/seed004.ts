@@ -88,7 +88,7 @@ async function aggregates(db: pg.ClientBase, info: Layout): Promise<Check[]> {
             j.config->>'start_offset' AS start, j.config->>'end_offset' AS end_, j.schedule_interval::text AS every
        FROM timescaledb_information.continuous_aggregates a
        CROSS JOIN LATERAL (SELECT substring(a.view_definition FROM 'time_bucket\\(''([^'']+)''')::interval AS w) b
-       LEFT JOIN timescaledb_information.jobs j ON j.proc_name = 'policy_refresh_continuous_aggregate' AND j.hypertable_schema = a.materialization_hypertable_schema AND j.hypertable_name = a.materialization_hypertable_name
+       LEFT JOIN timescaledb_information.jobs j ON j.proc_name = 'policy_refresh_continuous_aggregate' AND (j.hypertable_schema, j.hypertable_name) IN ((a.materialization_hypertable_schema, a.materialization_hypertable_name), (a.view_schema, a.view_name))
       WHERE a.hypertable_schema = 'public' AND a.hypertable_name = 'tick_data' ORDER BY w`,
   );
   const aggs: Aggregate[] = rows.map((r) => ({ view: r.view, width: r.width, widthSeconds: Number(r.seconds), policy: r.every ? { start: r.start ?? '', end: r.end_ ?? '', every: r.every } : null }));

@@ -38,14 +38,14 @@ afterAll(async () => {
 const verdicts = (checks: Check[]) => Object.fromEntries(checks.map((c) => [c.name, c.verdict]));
 
 /** Run the checks on a connection where `breakIt` ran in a transaction that is then rolled back. */
-async function broken(breakIt: string[], opts: { now?: Date; collection?: string; on?: string } = {}): Promise<Record<string, string>> {
+async function broken(breakIt: string[], opts: { now?: Date; on?: string } = {}): Promise<Record<string, string>> {
   const db = new pg.Client({ connectionString: opts.on ?? target });
   const source = new pg.Client({ connectionString: src });
   await Promise.all([db.connect(), source.connect()]);
   try {
     await db.query('BEGIN');
     for (const sql of breakIt) await db.query(sql);
-    return verdicts(await seed004Checks(db, { source, qdrant: { url: qdrant.url }, collection: opts.collection, now: opts.now }));
+    return verdicts(await seed004Checks(db, { source, qdrant: { url: qdrant.url }, now: opts.now }));
   } finally {
     await db.query('ROLLBACK').catch(() => undefined);
     await Promise.all([db.end(), source.end()]);
@@ -84,7 +84,7 @@ describe('validate --suite seed004', () => {
   });
 
   const future = new Date(Date.now() + 3 * 3600_000);
-  const cases: [string, string[], { now?: Date; collection?: string }?][] = [
+  const cases: [string, string[], { now?: Date; points?: number }?][] = [
     ['public.users count vs source', ["INSERT INTO public.users (id, email, display_name) VALUES (gen_random_uuid(), 'extra@example.com', 'x')"]],
     ['public.trades count vs source', ['DELETE FROM public.trades WHERE id = (SELECT id FROM public.trades LIMIT 1)']],
     ['public.tick_data count vs source', ['DELETE FROM public.tick_data WHERE id = (SELECT max(id) FROM public.tick_data)']],
@@ -100,12 +100,13 @@ describe('validate --suite seed004', () => {
     ['aggregates hold every tick', ["DELETE FROM public.tick_data WHERE id IN (SELECT id FROM public.tick_data WHERE ts < now() - interval '2 days' LIMIT 3)"]],
     ['tick_data freshness', [], { now: future }],
     ['tick prices positive, volumes not negative', ['UPDATE public.tick_data SET price = -1 WHERE id = (SELECT max(id) FROM public.tick_data)']],
-    ['trades embedding coverage', [], { collection: 'short' }],
+    ['trades embedding coverage', [], { points: 842 }],
   ];
   for (const [name, sql, opts] of cases) it(`${name} can FAIL`, async (t) => {
     if (!ready) t.skip();
-    if (opts?.collection) addCollection(qdrant, opts.collection, 842);
+    if (opts?.points) addCollection(qdrant, 'trades', opts.points);
     const v = await broken(sql, opts);
+    addCollection(qdrant, 'trades', 843);
     expect(v[name]).toBe('FAIL');
     // Only what was broken (and what depends on it) fails.
     expect(Object.values(await broken([])).filter((x) => x === 'FAIL')).toEqual([]);
