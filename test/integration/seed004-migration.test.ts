@@ -35,8 +35,15 @@ const wholeHash = async (url: string) => {
   const rels = await query<{ r: string }>(url, "SELECT string_agg(n.nspname || '.' || c.relname, ',' ORDER BY 1) AS r FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'");
   const hasTs = (await query<{ ok: boolean }>(url, "SELECT to_regclass('timescaledb_information.hypertables') IS NOT NULL AS ok"))[0]!.ok;
   const ts = hasTs ? (await query<{ n: string }>(url, "SELECT (SELECT count(*) FROM timescaledb_information.hypertables)::text || '/' || (SELECT count(*) FROM timescaledb_information.jobs WHERE job_id >= 1000)::text AS n"))[0]!.n : '0/0';
-  // The engine's journal (schema tickvault, with its append-only trigger) stays: it is the record of the rollback.
-  const user = (await plainHash(url, new Date('2100-01-01'))).split('\n').filter((l) => !/^(tickvault\.)?migration_events /.test(l));
+  // Tables' rows from plainHash (its lines "schema.table [columns] n hash"); views and triggers here, leaving out
+  // those an extension owns (TimescaleDB's information views stay with it) and the engine's journal trigger.
+  const tables = (await plainHash(url, new Date('2100-01-01'))).split('\n').filter((l) => /^\S+ \[\{"n":/.test(l));
+  const objects = await query<{ v: string }>(url, `SELECT c.oid::regclass::text || ' ' || pg_get_viewdef(c.oid) AS v FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^_?timescaledb'
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+     UNION ALL SELECT tgrelid::regclass::text || ' ' || tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE NOT tgisinternal AND n.nspname !~ '^(_?timescaledb|tickvault)' ORDER BY 1`);
+  const user = [...tables, ...objects.map((o) => o.v)];
   return `${user.join('\n')}\n${ext[0]!.e}\n${rels[0]!.r}\n${ts}`;
 };
 

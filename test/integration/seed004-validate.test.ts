@@ -29,7 +29,7 @@ beforeAll(async () => {
   await buildSupabaseSource(src);
   target = await createDatabase(stack.postgresUrl, 'sbvt');
   for (const p of supabaseToTimescale.phases) await inProcess((run) => runPlan(run, supabaseToTimescale, {}, engine(target, src), { phase: p.id, all: false }));
-});
+}, 600_000);
 afterAll(async () => {
   expect(qdrant.violations).toEqual([]);
   await qdrant.close();
