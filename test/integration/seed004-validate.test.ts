@@ -60,7 +60,9 @@ describe('validate --suite seed004', () => {
     const checks = run.summary!.checks as Check[];
     expect(checks).toHaveLength(17);
     expect(checks.filter((c) => c.verdict === 'SKIP').map((c) => `${c.name}: ${c.detail}`)).toEqual(['public.journal_entries.trade_id → public.trades: no public.journal_entries table', 'public.trade_tags.trade_id → public.trades: no public.trade_tags table']);
-    expect(checks.filter((c) => c.verdict !== 'SKIP').every((c) => c.verdict === 'PASS'), JSON.stringify(checks, null, 1)).toBe(true);
+    // Tick freshness is measured against the clock: WARN (over 5 min) is possible on a slow machine; the rest must PASS.
+    expect(checks.find((c) => c.name === 'tick_data freshness')?.verdict).toMatch(/^(PASS|WARN)$/);
+    expect(checks.filter((c) => c.verdict !== 'SKIP' && c.name !== 'tick_data freshness').every((c) => c.verdict === 'PASS'), JSON.stringify(checks, null, 1)).toBe(true);
     expect(qdrant.operations).toContain('count_points');
     const usage = await runRunbook('validate', ['--suite', 'nope', '--database-url', target, '--json'], { env });
     expect(usage.code).toBe(2);
