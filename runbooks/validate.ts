@@ -4,8 +4,9 @@
  */
 import { runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
-import { VerificationError } from './engine/errors';
+import { UsageError, VerificationError } from './engine/errors';
 import { connect } from './stores/postgres/connect';
+import { SEED004_CHECKS, seed004Checks } from './validate/seed004';
 import { countChecks, embeddingChecks, foreignKeyChecks, freshnessChecks, layoutChecks, rangeChecks, type Check } from './verify/integrity';
 
 const usage = `
@@ -23,21 +24,36 @@ Exit 3 when any check FAILs; WARN and SKIP do not fail the run.
   --database-url URL   the database to check (default DATABASE_URL)
   --source-url URL     compare counts with this source
   --tables t1,t2       tables for the count checks (default users,trades,tick_data,pattern_cache,atge_trade_signals)
+  --suite seed004      instead: seed 004's 17 checks after supabase-to-timescale (counts, foreign keys of
+                       trades/journals/tags, hypertable, compression + policy + compressed chunks, the four
+                       OHLCV aggregates: present, refresh policies, freshness, completeness; ticks; embeddings)
 `;
 
 await runCli({
   runbook: 'validate',
   usage,
-  options: { 'database-url': { type: 'string' }, 'source-url': { type: 'string' }, tables: { type: 'string' }, collection: { type: 'string' }, 'qdrant-url': { type: 'string' } },
+  options: { 'database-url': { type: 'string' }, 'source-url': { type: 'string' }, tables: { type: 'string' }, collection: { type: 'string' }, 'qdrant-url': { type: 'string' }, suite: { type: 'string' } },
   async main({ run, flags, settings }) {
     const url = validated('DATABASE_URL', postgresUrl, settings.require('DATABASE_URL', stringFlag(flags, 'database-url'), '--database-url'));
     const sourceUrl = stringFlag(flags, 'source-url');
     const tables = (stringFlag(flags, 'tables') ?? 'users,trades,tick_data,pattern_cache,atge_trade_signals').split(',').map((t) => `public.${t.trim().replace(/^public\./, '')}`);
     const qdrantUrl = settings.get('QDRANT_URL', stringFlag(flags, 'qdrant-url'));
+    const suite = stringFlag(flags, 'suite');
+    if (suite !== undefined && suite !== 'seed004') throw new UsageError(`--suite ${suite}: the only suite is seed004`);
     const db = await run.step('connect', () => connect(url), { readOnly: true });
     run.onCleanup(() => db.end());
     const checks: Check[] = [];
-    await run.step('run checks', async (step) => {
+    if (suite === 'seed004') {
+      await run.step(`seed 004: ${SEED004_CHECKS} checks`, async (step) => {
+        const source = sourceUrl ? await connect(validated('--source-url', postgresUrl, sourceUrl), '--source-url') : undefined;
+        try {
+          checks.push(...(await seed004Checks(db, { source, qdrant: qdrantUrl ? { url: qdrantUrl, apiKey: settings.get('QDRANT_API_KEY') } : undefined, collection: stringFlag(flags, 'collection') ?? 'trades' })));
+        } finally {
+          await source?.end();
+        }
+        step.note(`${checks.length} checks`);
+      }, { readOnly: true });
+    } else await run.step('run checks', async (step) => {
       if (sourceUrl) {
         const source = await connect(validated('--source-url', postgresUrl, sourceUrl), '--source-url');
         try {

@@ -5,7 +5,7 @@ import { quoteIdent } from '../stores/postgres/sql';
 export type Verdict = 'PASS' | 'WARN' | 'FAIL' | 'SKIP';
 
 export interface Check {
-  group: 'counts' | 'foreign keys' | 'freshness' | 'ranges' | 'embeddings' | 'layout';
+  group: 'counts' | 'foreign keys' | 'freshness' | 'ranges' | 'embeddings' | 'layout' | 'compression' | 'aggregates';
   name: string;
   verdict: Verdict;
   detail: string;

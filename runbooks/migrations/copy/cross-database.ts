@@ -80,7 +80,8 @@ async function start(opts: CopyOptions, src: pg.Client, tgt: pg.Client, info: Ta
   }
   await tgt.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(opts.target.schema)}`);
   await tgt.query(createTableSql(info, opts.target));
-  const split = await computeSplit(src, info, opts.jobs);
+  // Into a hypertable: batches follow its chunk boundaries.
+  const split = await computeSplit(src, info, opts.jobs, { client: tgt, table: opts.target });
   return { split, batches: await inTransaction(tgt, () => recordSplit(tgt, opts.plan, key, split)) };
 }
 

@@ -5,10 +5,11 @@ import { copyTable } from './copy-table';
 import { dxyDataBars } from './dxy-data-bars';
 import { marketSnapshotSsot } from './market-snapshot-ssot';
 import { sqlitePriceLog } from './sqlite-price-log';
+import { supabaseToTimescale } from './supabase-to-timescale';
 import { ticksToTimescale } from './ticks-to-timescale';
 
 /** Every plan, one file each. */
-export const PLANS: AnyPlan[] = [copyTable, dxyDataBars, atgeQuantumBtc, marketSnapshotSsot, ticksToTimescale, sqlitePriceLog];
+export const PLANS: AnyPlan[] = [copyTable, dxyDataBars, atgeQuantumBtc, marketSnapshotSsot, ticksToTimescale, sqlitePriceLog, supabaseToTimescale];
 
 export function findPlan(id: string | undefined): AnyPlan {
   const plan = PLANS.find((p) => p.id === id);

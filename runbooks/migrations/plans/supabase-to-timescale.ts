@@ -1,0 +1,267 @@
+import { z } from 'zod';
+import { ConfigError, RefusedError, VerificationError } from '../../engine/errors';
+import { withClient } from '../../stores/postgres/connect';
+import { canCreateTimescale } from '../../stores/postgres/timescale';
+import { compareTables } from '../../verify/compare';
+import { copyAcross } from '../copy/cross-database';
+import { forgetBatches } from '../copy/ledger';
+import { createTableSql, describeTable } from '../copy/table-info';
+import { definePlan, type Phase, type PhaseContext } from '../plan';
+import { backupOf } from './shared';
+import { columnDefaults, supabaseNotCarried } from './supabase-inventory';
+
+type Options = Record<string, never>;
+type Ctx = PhaseContext<Options>;
+
+// Seed 004 (story 1.10, scripts/timescaledb-migration.ts): Supabase users,
+// trades and tick_data → TimescaleDB. tick_data becomes a hypertable
+// compressed by symbol / ts DESC with a compression policy, and four OHLCV
+// continuous aggregates each with a refresh policy ("hypertable +
+// compression + 4 aggregates"). Supabase's roles, grants, RLS policies and
+// auth schema are stripped, and listed in preflight's report.
+const USERS = { schema: 'public', name: 'users' };
+const TRADES = { schema: 'public', name: 'trades' };
+const TICKS = { schema: 'public', name: 'tick_data' };
+const TABLES = [USERS, TRADES, TICKS];
+const NAMES = TABLES.map((t) => `${t.schema}.${t.name}`);
+
+export const CHUNK_INTERVAL = '1 day';
+export const COMPRESS_AFTER = '7 days';
+
+/** The four OHLCV aggregates and their refresh policies (start_offset covers several buckets; end_offset one bucket). */
+export const AGGREGATES = [
+  { view: 'tick_ohlcv_1m', bucket: '1 minute', start: '1 day', end: '1 minute', every: '1 minute' },
+  { view: 'tick_ohlcv_5m', bucket: '5 minutes', start: '2 days', end: '5 minutes', every: '5 minutes' },
+  { view: 'tick_ohlcv_1h', bucket: '1 hour', start: '7 days', end: '1 hour', every: '1 hour' },
+  { view: 'tick_ohlcv_1d', bucket: '1 day', start: '30 days', end: '1 day', every: '1 day' },
+] as const;
+
+const ohlcv = (bucket: string) => `SELECT time_bucket('${bucket}', ts) AS bucket, symbol, first(price, ts) AS open, max(price) AS high, min(price) AS low, last(price, ts) AS close, sum(volume) AS volume, count(*) AS ticks FROM public.tick_data GROUP BY 1, 2`;
+
+/** Re-materialise every aggregate over all time (not allowed inside a transaction). */
+async function refreshAggregates(ctx: Ctx): Promise<void> {
+  for (const a of AGGREGATES) await ctx.target.query(`CALL refresh_continuous_aggregate('public.${a.view}', NULL, NULL)`);
+}
+
+/** Compress what the compression policy would: chunks older than COMPRESS_AFTER. */
+async function compressOldChunks(ctx: Ctx): Promise<number> {
+  const { rows } = await ctx.target.query<{ n: string }>(`SELECT count(compress_chunk(c, if_not_compressed => true))::text AS n FROM show_chunks('public.tick_data', older_than => interval '${COMPRESS_AFTER}') c`);
+  return Number(rows[0]?.n ?? 0);
+}
+
+// Rows travel as the source's own JSON text (json_agg): timestamps keep their
+// microseconds and numerics their digits, which JavaScript values would round.
+
+/** Upsert every source row of a small table (users, trades); returns the source keys for pruneGone. */
+async function upsertSmall(ctx: Ctx, table: string, key: string): Promise<{ upserted: number; keys: string[] }> {
+  const { rows } = await withClient(ctx.settings.sourceUrl, (c) => c.query<{ j: string; keys: string[] }>(`SELECT coalesce(json_agg(t), '[]')::text AS j, coalesce(array_agg(t.${key}::text), '{}') AS keys FROM ${table} t`), '--source-url');
+  const cols = (await ctx.target.query<{ c: string }>('SELECT quote_ident(attname) AS c FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum', [table])).rows.map((r) => r.c);
+  const set = cols.filter((c) => c !== key).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
+  const up = await ctx.target.query(`INSERT INTO ${table} (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM json_populate_recordset(NULL::${table}, $1::json) ON CONFLICT (${key}) DO UPDATE SET ${set}`, [rows[0]!.j]);
+  return { upserted: up.rowCount ?? 0, keys: rows[0]!.keys };
+}
+
+/** Delete target rows whose key is gone from the source. */
+async function pruneGone(ctx: Ctx, table: string, key: string, keys: string[]): Promise<number> {
+  return (await ctx.target.query(`DELETE FROM ${table} t WHERE NOT (t.${key}::text = ANY($1::text[]))`, [keys])).rowCount ?? 0;
+}
+
+/** Append source ticks newer than the target's newest id (ticks are insert-only), in bounded batches. */
+async function syncTicks(ctx: Ctx): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { rows } = await ctx.target.query<{ max: string | null }>('SELECT max(id)::text AS max FROM public.tick_data');
+    const fresh = await withClient(ctx.settings.sourceUrl, (c) => c.query<{ j: string; n: number }>("SELECT coalesce(json_agg(t ORDER BY t.id), '[]')::text AS j, count(*)::int AS n FROM (SELECT * FROM public.tick_data WHERE id > $1 ORDER BY id LIMIT 50000) t", [rows[0]?.max ?? '-9223372036854775808']), '--source-url');
+    const n = fresh.rows[0]!.n;
+    if (!n) return total;
+    await ctx.target.query('INSERT INTO public.tick_data SELECT * FROM json_populate_recordset(NULL::public.tick_data, $1::json) ON CONFLICT DO NOTHING', [fresh.rows[0]!.j]);
+    total += n;
+  }
+}
+
+/**
+ * The dual-write window's change capture, in ONE place so a real CDC capture
+ * (issue #13) can replace it: bring the target up to the source. Today it
+ * re-reads: users and trades are small and mutable (full upsert + deletes),
+ * ticks are insert-only (by id).
+ */
+export async function syncWindow(ctx: Ctx): Promise<{ upserted: { users: number; trades: number }; deleted: { users: number; trades: number }; ticks: number }> {
+  // Parents first for upserts, children first for deletes: trades reference users.
+  const users = await upsertSmall(ctx, 'public.users', 'id');
+  const trades = await upsertSmall(ctx, 'public.trades', 'id');
+  const deletedTrades = await pruneGone(ctx, 'public.trades', 'id', trades.keys);
+  const deletedUsers = await pruneGone(ctx, 'public.users', 'id', users.keys);
+  return { upserted: { users: users.upserted, trades: trades.upserted }, deleted: { users: deletedUsers, trades: deletedTrades }, ticks: await syncTicks(ctx) };
+}
+
+/** Segment-hash parity of the three tables (compressed chunks are read through the hypertable). */
+async function parity(ctx: Ctx) {
+  const out: Record<string, number> = {};
+  for (const t of TABLES) {
+    const r = await compareTables({ url: ctx.settings.sourceUrl, table: t }, { url: ctx.settings.targetUrl, table: t }, { key: ['id'] });
+    if (!r.equal) throw new VerificationError(`${t.schema}.${t.name} differs between source and target: ${[...r.columnDifferences, ...r.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`)].join(', ')}`, { differences: r.differences });
+    out[t.name] = r.sourceRows;
+  }
+  return out;
+}
+
+/** The 1d aggregate's materialised tick total equals the hypertable's rows (independent of the aggregate's own refresh bookkeeping). */
+async function aggregateTotals(ctx: Ctx) {
+  const { rows } = await ctx.target.query<{ agg: string; raw: string }>('SELECT (SELECT coalesce(sum(ticks), 0)::text FROM public.tick_ohlcv_1d) AS agg, (SELECT count(*)::text FROM public.tick_data) AS raw');
+  if (rows[0]!.agg !== rows[0]!.raw) throw new VerificationError(`tick_ohlcv_1d counts ${rows[0]!.agg} ticks, tick_data has ${rows[0]!.raw}`);
+  return { aggregatedTicks: Number(rows[0]!.agg) };
+}
+
+/** Foreign keys among the migrated tables, replayed on the target; keys to other tables (auth.users) are reported. */
+async function sourceForeignKeys(ctx: Ctx) {
+  const { rows } = await withClient(ctx.settings.sourceUrl, (c) => c.query<{ t: string; name: string; def: string; ref: string }>(
+    `SELECT cn.nspname || '.' || c.relname AS t, k.conname AS name, pg_get_constraintdef(k.oid) AS def, rn.nspname || '.' || r.relname AS ref
+       FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+      WHERE k.contype = 'f' AND k.conrelid = ANY (SELECT to_regclass(x) FROM unnest($1::text[]) x) ORDER BY 1, 2`,
+    [NAMES],
+  ), '--source-url');
+  return { replay: rows.filter((r) => NAMES.includes(r.ref)), skipped: rows.filter((r) => !NAMES.includes(r.ref)) };
+}
+
+const phases: Phase<Options>[] = [
+  {
+    id: 'preflight',
+    title: 'Supabase source (users, trades, tick_data), TimescaleDB on the target, what is not carried',
+    transaction: false,
+    idempotent: true,
+    async run(ctx) {
+      if (!(await canCreateTimescale(ctx.target))) throw new ConfigError('the target cannot create the timescaledb extension (not installed, or not in shared_preload_libraries)', { hint: 'see README "TimescaleDB"' });
+      const taken = (await ctx.target.query<{ n: string }>('SELECT x AS n FROM unnest($1::text[]) x WHERE to_regclass(x) IS NOT NULL', [[...NAMES, ...AGGREGATES.map((a) => `public.${a.view}`)]])).rows.map((r) => r.n);
+      if (taken.length) throw new RefusedError(`the target already has ${taken.join(', ')}; nothing was changed`, { hint: 'migrate into a database without them (or roll back a previous attempt)' });
+      return withClient(ctx.settings.sourceUrl, async (src) => {
+        const sizes: Record<string, number> = {};
+        for (const t of TABLES) sizes[t.name] = (await describeTable(src, t)).estimatedRows;
+        const { notCarried, supabaseRolesOnSource } = await supabaseNotCarried(src, ctx.target, NAMES);
+        const { skipped } = await sourceForeignKeys(ctx);
+        for (const fk of skipped) notCarried.push({ kind: 'foreign key', name: `${fk.t} ${fk.name} → ${fk.ref}`, reason: 'foreign key to a table that is not migrated' });
+        const extensions = (await src.query<{ e: string }>("SELECT extname AS e FROM pg_extension WHERE extname IN ('pgcrypto', 'uuid-ossp') ORDER BY 1")).rows.map((r) => r.e);
+        return { estimatedRows: sizes, supabaseRoles: supabaseRolesOnSource, rolesStrategy: 'strip', extensions, notCarried };
+      }, '--source-url');
+    },
+  },
+  backupOf('source'),
+  {
+    id: 'expand',
+    title: 'tables, hypertable (1-day chunks) with compression and its policy, four OHLCV aggregates with refresh policies',
+    // One transaction: a crash leaves no half-built layout (aggregates are created WITH NO DATA, which a transaction allows).
+    transaction: true,
+    idempotent: true,
+    async run(ctx) {
+      const had = async (ext: string) => Boolean((await ctx.target.query('SELECT 1 FROM pg_extension WHERE extname = $1', [ext])).rowCount);
+      const wanted = ['timescaledb', ...((ctx.recorded('preflight').extensions as string[] | undefined) ?? [])];
+      const createdExtensions: string[] = [];
+      for (const ext of wanted) {
+        if (await had(ext)) continue;
+        await ctx.target.query(`CREATE EXTENSION IF NOT EXISTS "${ext}"`);
+        createdExtensions.push(ext);
+      }
+      const notCarried: string[] = [];
+      await withClient(ctx.settings.sourceUrl, async (src) => {
+        for (const t of TABLES) {
+          await ctx.target.query(createTableSql(await describeTable(src, t), t));
+          for (const d of await columnDefaults(src, `${t.schema}.${t.name}`)) {
+            if (d.carried) await ctx.target.query(`ALTER TABLE ${t.schema}.${t.name} ALTER COLUMN "${d.column.replace(/"/g, '""')}" SET DEFAULT ${d.expr}`);
+            else notCarried.push(`default of ${t.name}.${d.column}: ${d.expr}`);
+          }
+        }
+      }, '--source-url');
+      // A hypertable's unique keys must contain its time column.
+      await ctx.target.query('ALTER TABLE public.tick_data ADD CONSTRAINT tick_data_pkey PRIMARY KEY (id, ts)');
+      await ctx.target.query(`SELECT create_hypertable('public.tick_data', 'ts', chunk_time_interval => interval '${CHUNK_INTERVAL}')`);
+      await ctx.target.query("ALTER TABLE public.tick_data SET (timescaledb.compress, timescaledb.compress_segmentby = 'symbol', timescaledb.compress_orderby = 'ts DESC')");
+      await ctx.target.query(`SELECT add_compression_policy('public.tick_data', interval '${COMPRESS_AFTER}')`);
+      for (const a of AGGREGATES) {
+        await ctx.target.query(`CREATE MATERIALIZED VIEW public.${a.view} WITH (timescaledb.continuous) AS ${ohlcv(a.bucket)} WITH NO DATA`);
+        await ctx.target.query(`SELECT add_continuous_aggregate_policy('public.${a.view}', start_offset => interval '${a.start}', end_offset => interval '${a.end}', schedule_interval => interval '${a.every}')`);
+      }
+      return { layout: 'hypertable', chunkInterval: CHUNK_INTERVAL, compressAfter: COMPRESS_AFTER, aggregates: AGGREGATES.map((a) => a.view), createdExtensions, defaultsNotCarried: notCarried };
+    },
+    async rollback(ctx) {
+      for (const a of [...AGGREGATES].reverse()) await ctx.target.query(`DROP MATERIALIZED VIEW IF EXISTS public.${a.view} CASCADE`);
+      await ctx.target.query('DROP TABLE IF EXISTS public.tick_data, public.trades, public.users CASCADE');
+      // timescaledb itself stays (empty): Timescale allows DROP EXTENSION only as the first command of a
+      // fresh session, and this session has used it; dropping it here breaks every later statement.
+      for (const ext of [...((ctx.recorded('expand').createdExtensions as string[] | undefined) ?? [])].reverse()) {
+        if (ext !== 'timescaledb') await ctx.target.query(`DROP EXTENSION IF EXISTS "${ext}"`);
+      }
+    },
+  },
+  {
+    id: 'backfill',
+    title: 'users, trades, tick_data copied in parallel batches (resumable); old chunks compressed, aggregates materialised',
+    // Each batch commits with its ledger row; compression and refresh are idempotent.
+    transaction: false,
+    idempotent: true,
+    async run(ctx) {
+      const copied: Record<string, unknown> = {};
+      for (const t of TABLES) {
+        const onProgress = (done: number, total: number) => {
+          ctx.progress(done, total, `${t.name} batches`);
+          ctx.checkpoint('batch');
+        };
+        const r = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: t, target: t, jobs: ctx.settings.jobs, ...(t === TICKS ? { primaryKey: ['id', 'ts'] } : {}), onProgress });
+        copied[t.name] = { rows: r.rows, batches: r.batches, splitBy: r.splitBy, resumed: r.batchesResumed };
+      }
+      const { replay } = await sourceForeignKeys(ctx);
+      for (const fk of replay) {
+        const has = (await ctx.target.query('SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2', [fk.t, fk.name])).rowCount;
+        if (!has) await ctx.target.query(`ALTER TABLE ${fk.t} ADD CONSTRAINT "${fk.name.replace(/"/g, '""')}" ${fk.def}`);
+      }
+      const compressedChunks = await compressOldChunks(ctx);
+      await refreshAggregates(ctx);
+      return { copied, foreignKeys: replay.map((f) => f.name), compressedChunks };
+    },
+    async rollback(ctx) {
+      for (const t of TABLES) await forgetBatches(ctx.target, ctx.plan.id, `${t.schema}.${t.name}`);
+      const present = (await ctx.target.query<{ n: string }>('SELECT x AS n FROM unnest($1::text[]) x WHERE to_regclass(x) IS NOT NULL', [NAMES])).rows.map((r) => r.n);
+      if (present.length) await ctx.target.query(`TRUNCATE ${present.join(', ')}`);
+    },
+  },
+  {
+    id: 'verify',
+    title: 'segment hashes of the three tables, source vs target; aggregates hold every tick',
+    transaction: false,
+    idempotent: true,
+    async run(ctx) {
+      return { ...(await parity(ctx)), ...(await aggregateTotals(ctx)) };
+    },
+  },
+  {
+    id: 'dual-write',
+    title: 'window opens: syncWindow brings the target up to the source, parity re-checked (re-run cutover to repeat)',
+    // Parity reads the target on its own connections: the sync must be committed first.
+    transaction: false,
+    idempotent: true,
+    async run(ctx) {
+      const synced = await syncWindow(ctx);
+      return { synced, ...(await parity(ctx)), windowStartedAt: new Date().toISOString() };
+    },
+  },
+  {
+    id: 'cutover',
+    title: 'final syncWindow, aggregates refreshed, parity; readers switch to TimescaleDB (USE_TIMESCALEDB=true)',
+    transaction: false,
+    idempotent: true,
+    async run(ctx) {
+      const synced = await syncWindow(ctx);
+      await refreshAggregates(ctx);
+      return { synced, ...(await parity(ctx)), ...(await aggregateTotals(ctx)), readersSwitchedAt: new Date().toISOString() };
+    },
+  },
+];
+
+export const supabaseToTimescale = definePlan<Options>({
+  id: 'supabase-to-timescale',
+  title: 'Supabase users, trades, tick_data → TimescaleDB (compressed hypertable, 4 OHLCV aggregates), verified',
+  source: 'seed 004',
+  crossDatabase: true,
+  options: z.object({}).strict() as z.ZodType<Options>,
+  scope: () => '',
+  phases,
+  parity: async (ctx) => ({ synced: await syncWindow(ctx), ...(await parity(ctx)) }),
+});
