@@ -99,7 +99,7 @@ describe('dxy-data-bars (seed 003)', () => {
     expect(await query(url, "SELECT to_regclass('tickvault.migration_events') AS t")).toEqual([{ t: null }]);
     // A preflight that fails in the real run fails the dry run too, with the same exit code.
     const broken = await seeded();
-    await query(broken, "INSERT INTO data_bars (canonical_symbol, timeframe, ts_utc, open, high, low, close, source) VALUES ('DXY', '1m', '2031-01-01T00:00:00Z', 1, 1, 1, 1, 'x')");
+    await query(broken, "INSERT INTO data_bars (canonical_symbol, timeframe, ts_utc, open, high, low, close, source) VALUES ('DXY', '1m', '2031-01-01T00:00:00Z', 1, 1, 1, 1, 'ingest')");
     const dryBroken = await runRunbook('migrate', ['run', '--plan', 'dxy-data-bars', '--target-url', broken, '--json', '--all', '--dry-run'], { env });
     expect(dryBroken.code, dryBroken.stdout).toBe(4);
     expect(dryBroken.events.find((e) => e.event === 'error')?.message).toMatch(/already holds 1 DXY 1m rows/);
