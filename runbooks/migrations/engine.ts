@@ -134,18 +134,19 @@ async function runPhase(run: Run, plan: AnyPlan, options: unknown, settings: Eng
         return details;
       };
       let details: Details;
+      let endedAt: Date;
       if (phase.transaction) {
         // The journal's `end` commits with the phase's work, or neither does.
-        details = await inTransaction(session.target, async () => {
+        [details, endedAt] = await inTransaction(session.target, async () => {
           const d = await work();
-          await session.journal.append(phase.id, 'end', d, Date.now() - started, session.target);
-          return d;
+          return [d, await session.journal.append(phase.id, 'end', d, Date.now() - started, session.target)] as const;
         });
       } else {
         details = await work();
-        await session.journal.append(phase.id, 'end', details, Date.now() - started);
+        endedAt = await session.journal.append(phase.id, 'end', details, Date.now() - started);
       }
-      session.state.set(phase.id, { phase: phase.id, last: 'end', at: new Date(), details: { ...state?.details, ...details }, touched: true });
+      // The journal's own time, so this run and `status` name the same cleanup time.
+      session.state.set(phase.id, { phase: phase.id, last: 'end', at: endedAt, details: { ...state?.details, ...details }, touched: true });
       step.record(details);
       const progress = lastProgress.get(step);
       if (interrupted || progress) step.note([progress, interrupted ? 'resumed' : undefined].filter(Boolean).join(', '));
