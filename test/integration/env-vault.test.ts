@@ -164,9 +164,9 @@ describe('environment vault', () => {
     expect(firstText).toContain(`a new vault key was created: ${env.TICKVAULT_ENV_KEY_FILE}`);
     expect(firstText).toMatch(/back it up now/);
     const id = fs.readdirSync(path.join(dir, 'vault', 'env', 'api')).find((f) => f !== 'HEAD.json')!.replace(/\.json$/, '');
-    expect(firstText).toContain(`api: version 1 (${id}), 5 keys`);
+    expect(firstText).toContain(`api: version 1 (${id}), 4 keys`);
     const second = await runRunbook('env', ['snapshot', '--service', 'api', '--from', dotenv, '--json'], { env });
-    expect(second.summary).toMatchObject({ version: 2, keys: 5 });
+    expect(second.summary).toMatchObject({ version: 2, keys: 4 });
     expect(second.summary!.newKeyFile).toBeUndefined();
     expect(second.stdout).not.toMatch(/new vault key/);
     await runRunbook('env', ['snapshot', '--service', 'worker-2', '--from', `env:TVTEST_`, '--json'], { env: { ...env, TVTEST_X: '1' } });

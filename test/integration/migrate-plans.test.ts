@@ -83,7 +83,7 @@ describe.each([
 });
 
 describe('dxy-data-bars (seed 003)', () => {
-  it('runs end to end from the CLI: journal, no-op re-run, lock, safety window, soft delete, rollback', async () => {
+  it('--dry-run runs the preflight checks for real, read-only, and plans the rest', async () => {
     const url = await seeded();
     const args = ['run', '--plan', 'dxy-data-bars', '--target-url', url, '--json'];
     // --dry-run runs preflight's checks for real (read-only) and plans the rest: nothing changes, nothing is journaled.
@@ -103,7 +103,11 @@ describe('dxy-data-bars (seed 003)', () => {
     const dryBroken = await runRunbook('migrate', ['run', '--plan', 'dxy-data-bars', '--target-url', broken, '--json', '--all', '--dry-run'], { env });
     expect(dryBroken.code, dryBroken.stdout).toBe(4);
     expect(dryBroken.events.find((e) => e.event === 'error')?.message).toMatch(/already holds 1 DXY 1m rows/);
+  });
 
+  it('runs end to end from the CLI: journal, no-op re-run, lock, safety window, soft delete, rollback', async () => {
+    const url = await seeded();
+    const args = ['run', '--plan', 'dxy-data-bars', '--target-url', url, '--json'];
     const first = await runRunbook('migrate', [...args, '--all'], { env });
     // Everything up to cleanup runs; inside the 24 h window --all stops before cleanup, cleanly (exit 0), saying when.
     expect(first.code, first.stdout).toBe(0);
@@ -160,7 +164,7 @@ describe('dxy-data-bars (seed 003)', () => {
     const rollback = await runRunbook('migrate', ['rollback', '--plan', 'dxy-data-bars', '--target-url', url, '--json', '--yes'], { env });
     expect(rollback.code, rollback.stdout).toBe(0);
     expect((await query<{ n: string }>(url, "SELECT count(*) AS n FROM derived_data_bars WHERE canonical_symbol = 'DXY' AND timeframe = '1m' AND deleted_at IS NULL"))[0]!.n).not.toBe('0');
-  });
+  }, 240_000);
 
   it('bad input: unknown plan or phase (2), missing tables (2), a phase before its predecessors (4)', async () => {
     expect((await runRunbook('migrate', ['run', '--plan', 'nope', '--all', '--json'], { env })).code).toBe(2);
