@@ -5,8 +5,7 @@
 import { runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
 import { VerificationError } from './engine/errors';
-import { connect } from './stores/postgres/connect';
-import { countChecks, embeddingChecks, foreignKeyChecks, freshnessChecks, layoutChecks, rangeChecks, type Check } from './verify/integrity';
+import type { Check } from './verify/integrity';
 
 const usage = `
 Usage: npx tsx runbooks/validate.ts [flags]
@@ -23,6 +22,8 @@ Exit 3 when any check FAILs; WARN and SKIP do not fail the run.
   --database-url URL   the database to check (default DATABASE_URL)
   --source-url URL     compare counts with this source
   --tables t1,t2       tables for the count checks (default users,trades,tick_data,pattern_cache,atge_trade_signals)
+  --qdrant-url URL     the Qdrant for the embeddings check (default QDRANT_URL)
+  --collection C       its collection (default trades)
 `;
 
 await runCli({
@@ -30,6 +31,8 @@ await runCli({
   usage,
   options: { 'database-url': { type: 'string' }, 'source-url': { type: 'string' }, tables: { type: 'string' }, collection: { type: 'string' }, 'qdrant-url': { type: 'string' } },
   async main({ run, flags, settings }) {
+    // pg and the Qdrant client load here, so --help starts fast.
+    const [{ connect }, { countChecks, embeddingChecks, foreignKeyChecks, freshnessChecks, layoutChecks, rangeChecks }] = await Promise.all([import('./stores/postgres/connect'), import('./verify/integrity')]);
     const url = validated('DATABASE_URL', postgresUrl, settings.require('DATABASE_URL', stringFlag(flags, 'database-url'), '--database-url'));
     const sourceUrl = stringFlag(flags, 'source-url');
     const tables = (stringFlag(flags, 'tables') ?? 'users,trades,tick_data,pattern_cache,atge_trade_signals').split(',').map((t) => `public.${t.trim().replace(/^public\./, '')}`);
