@@ -18,11 +18,15 @@ Usage: npx tsx runbooks/backup.ts <command> [flags]
   list       backups in the repository, oldest first   [--store s]
   verify ID  re-read every artifact, check sha256 (and pgbackrest verify)
   prune      delete backups past retention that a newer good backup covers;
-             never the newest good one   [--retention-days 30] [--dry-run]
+             never the newest good one   [--retention 30d] [--dry-run]
+             (--retention-days 30: the old spelling, deprecated)
 
   --repo URL            BACKUP_REPO: file:///path or s3://bucket/prefix
   --database-url URL    DATABASE_URL       --redis-url URL  REDIS_URL
   --qdrant-url URL      QDRANT_URL         --collection C   (repeatable)
+  --kind K              postgres: logical (default) or physical
+  --type T              physical: full, diff or incr
+  --store S             list, verify latest: postgres, redis or qdrant
   --jobs N              pg_dump workers (default 2)
 Backups go to <repo>/<TICKVAULT_ENV>/<store>/<id>/ with manifest.json written last.
 `;
@@ -42,6 +46,7 @@ await runCli({
     'redis-url': { type: 'string' },
     'qdrant-url': { type: 'string' },
     collection: { type: 'string', multiple: true },
+    retention: { type: 'string' },
     'retention-days': { type: 'string' },
   },
   // Loaded on use, so --help starts fast.

@@ -3,18 +3,24 @@
  *   npx tsx runbooks/drill.ts [--scale 0.1] [--keep] [--json]
  */
 import path from 'node:path';
-import { numberFlag, runCli, stringFlag } from './engine/cli';
+import { runCli, scaleFlag, stringFlag } from './engine/cli';
 import { readEnvFile } from './engine/config';
-import { UsageError, VerificationError } from './engine/errors';
+import { VerificationError } from './engine/errors';
 import { projectRoot, stateRoot } from './engine/paths';
-import { invokeRunbook, type Invocation } from './recovery/drill/invoke';
-import { legacyDirOf, rehearseMigrations } from './recovery/drill/rehearsal';
-import { writeReports } from './recovery/drill/report';
-import { deletedRows, droppedTable, lostDataDirectory, wipedRedis, type DrillEnv } from './recovery/drill/scenarios';
-import { timescaleTicks } from './recovery/drill/timescale';
+import type { Invocation } from './recovery/drill/invoke';
+import type { DrillEnv } from './recovery/drill/scenarios';
 import type { DrillReport, ScenarioResult } from './recovery/drill/types';
-import { describeInventory } from './stores/postgres/timescale';
-import { serviceUser } from './local/service-user';
+
+// The drill's machinery (pg, zx, ioredis) loads when it runs, so --help and --dry-run start fast.
+const loadDrill = async () => ({
+  ...(await import('./recovery/drill/invoke')),
+  ...(await import('./recovery/drill/rehearsal')),
+  ...(await import('./recovery/drill/report')),
+  ...(await import('./recovery/drill/scenarios')),
+  ...(await import('./recovery/drill/timescale')),
+  ...(await import('./stores/postgres/timescale')),
+  ...(await import('./local/service-user')),
+});
 
 const usage = `
 Usage: npx tsx runbooks/drill.ts [flags]
@@ -39,7 +45,7 @@ hashes.
 
 Writes reports/drill-<run>/report.{md,json,html}; exit 3 if any scenario fails.
 
-  --scale N        seed scale (default 0.1)
+  --scale N        seed scale, in (0, 100] as for seed (default 0.1)
   --keep           leave the drill stack running afterwards
   --report-dir D   where to write the reports (default reports/drill-<run>)
 `;
@@ -62,14 +68,14 @@ await runCli({
   usage,
   options: { scale: { type: 'string' }, keep: { type: 'boolean', default: false }, 'report-dir': { type: 'string' } },
   async main({ run, flags }) {
-    const scale = numberFlag(flags, 'scale', 0.1);
-    if (!(scale > 0 && scale <= 10)) throw new UsageError('--scale must be in (0, 10]');
+    const scale = scaleFlag(flags, 0.1);
     const home = path.join(stateRoot(), 'drill');
     if (run.dryRun) {
       // The plan only: nothing is started, seeded or harmed.
       for (const [name, detail] of DRY_RUN_PLAN) await run.step(name, async () => undefined, { detail });
       return { figures: { planned: DRY_RUN_PLAN.length, home } };
     }
+    const { invokeRunbook, legacyDirOf, rehearseMigrations, writeReports, deletedRows, droppedTable, lostDataDirectory, wipedRedis, timescaleTicks, describeInventory, serviceUser } = await loadDrill();
     const env = { TICKVAULT_HOME: home, TICKVAULT_ENV: 'drill' };
     const started = new Date();
     const backups: Invocation[] = [];

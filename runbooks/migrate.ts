@@ -1,18 +1,17 @@
 /**
  * Phased data migrations.
  *   npx tsx runbooks/migrate.ts plans
- *   npx tsx runbooks/migrate.ts run --plan ID (--phase P | --all) [--source-url URL] [--target-url URL] [--table s.t] [--safety-window 24h] [--yes] [--json]
+ *   npx tsx runbooks/migrate.ts run --plan ID (--phase P | --all) [--database-url URL | --source-url URL --target-url URL] [--table s.t] [--safety-window 24h] [--yes] [--json]
  *   npx tsx runbooks/migrate.ts rollback --plan ID [--yes]
  *   npx tsx runbooks/migrate.ts status --plan ID
  */
+// Only what --help needs is imported here; the engine and the plans (pg, zx,
+// zod) load inside main, so `tickvault migrate --help` starts fast.
 import { numberFlag, runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
 import { durationFlag } from './engine/duration';
 import { UsageError } from './engine/errors';
-import { copySummary } from './migrations/copy/summary';
-import { planOptions, planStatus, rollbackPlan, runPlan, watchParity } from './migrations/engine';
 import { PHASES, type EngineSettings, type PhaseId } from './migrations/plan';
-import { findPlan, PLANS } from './migrations/plans';
 
 /** Flags that are a plan's own options (checked by that plan's schema), by option name. */
 const PLAN_FLAGS = { table: 'table', sqlite: 'sqlite', 'json-dir': 'jsonDir' } as const;
@@ -29,8 +28,9 @@ Usage: npx tsx runbooks/migrate.ts <plans|run|rollback|status|watch> [flags]
                              --interval (default 5m) until --safety-window has passed
                              (or --checks N); a failed check exits 3
 
-  --source-url URL       source database (default DATABASE_URL)
-  --target-url URL       target database, where the journal lives (default DATABASE_URL)
+  --database-url URL     the one database of a single-database plan (default DATABASE_URL)
+  --source-url URL       source database of a two-database plan (default --database-url)
+  --target-url URL       target database, where the journal lives (default --database-url)
   --table schema.name    copy-table: the table (also the run's scope: journal, lock, ledger)
   --safety-window 24h    time after dual-write before cleanup may run (default 24h; 0 for none)
   --env-from SRC         also snapshot environment variables in the backup phase
@@ -39,6 +39,13 @@ Usage: npx tsx runbooks/migrate.ts <plans|run|rollback|status|watch> [flags]
   --sqlite PATH          sqlite-price-log: btc_price_history.db
   --json-dir DIR         sqlite-price-log: the ETH JSON snapshots
   --jobs N               parallel workers (default 2)
+  --interval 5m          watch: time between parity checks
+  --checks N             watch: stop after N checks
+
+--dry-run runs the preflight checks for real (read-only: a READ ONLY
+transaction, nothing journaled) and prints the remaining phases as the plan.
+status and run --all name the time from which cleanup is allowed; inside
+the safety window run --all stops before cleanup with exit 0.
 
 Each phase runs in one transaction committed with its journal entry, or is
 idempotent; a killed run is finished by running it again. Cleanup always
@@ -55,6 +62,7 @@ await runCli({
     plan: { type: 'string' },
     phase: { type: 'string' },
     all: { type: 'boolean', default: false },
+    'database-url': { type: 'string' },
     'source-url': { type: 'string' },
     'target-url': { type: 'string' },
     table: { type: 'string' },
@@ -68,16 +76,19 @@ await runCli({
     checks: { type: 'string' },
   },
   async main({ run, command, flags, settings }) {
+    const { findPlan, PLANS } = await import('./migrations/plans');
     if (command === 'plans') {
       // A phase marked * runs in one transaction with its journal entry; the others are idempotent.
       for (const p of PLANS) run.info(`${p.id.padEnd(22)} ${p.source.padEnd(9)} ${p.title}\n${' '.repeat(34)}${p.phases.map((x) => `${x.id}${x.transaction ? '*' : ''}`).join(' → ')}`);
       run.info('* = runs in one transaction with its journal entry; the other phases are idempotent');
       return { figures: { plans: PLANS.map((p) => ({ id: p.id, title: p.title, source: p.source, crossDatabase: p.crossDatabase, phases: p.phases.map((x) => x.id), transactional: p.phases.filter((x) => x.transaction).map((x) => x.id) })) } };
     }
+    const { planOptions, planStatus, rollbackPlan, runPlan, watchParity } = await import('./migrations/engine');
     const plan = findPlan(stringFlag(flags, 'plan'));
-    const databaseUrl = settings.get('DATABASE_URL');
-    const sourceUrl = validated('--source-url', postgresUrl, stringFlag(flags, 'source-url') ?? databaseUrl ?? settings.require('DATABASE_URL', undefined, '--source-url'));
-    const targetUrl = validated('--target-url', postgresUrl, stringFlag(flags, 'target-url') ?? databaseUrl ?? sourceUrl);
+    const databaseUrl = stringFlag(flags, 'database-url') ?? settings.get('DATABASE_URL');
+    const urlFlag = stringFlag(flags, 'database-url') ? '--database-url' : '--source-url';
+    const sourceUrl = validated(stringFlag(flags, 'source-url') ? '--source-url' : urlFlag, postgresUrl, stringFlag(flags, 'source-url') ?? databaseUrl ?? settings.require('DATABASE_URL', undefined, '--database-url'));
+    const targetUrl = validated(stringFlag(flags, 'target-url') ? '--target-url' : urlFlag, postgresUrl, stringFlag(flags, 'target-url') ?? databaseUrl ?? sourceUrl);
     const engine: EngineSettings = {
       sourceUrl,
       targetUrl,
@@ -90,7 +101,8 @@ await runCli({
     if (command === 'status') {
       const { scope, phases } = await run.step('read journal', () => planStatus(run, plan, options, engine), { readOnly: true });
       for (const p of phases) run.info(`${p.phase.padEnd(12)} ${p.state.padEnd(20)} ${p.at ?? ''}`);
-      return { figures: { plan: plan.id, scope, phases } };
+      const cleanup = await statusCleanup(run, plan.phases.some((p) => p.id === 'cleanup'), phases, engine.safetyWindowMs);
+      return { figures: { plan: plan.id, scope, phases, ...(cleanup ? { cleanup } : {}) } };
     }
     if (command === 'watch') {
       const intervalMs = durationFlag('interval', stringFlag(flags, 'interval'), '5m');
@@ -104,7 +116,18 @@ await runCli({
     const result = await runPlan(run, plan, options, engine, { all: Boolean(flags.all), ...(phase ? { phase } : {}) });
     // A table copy's summary says what the target did not get (notCarried) and what the copy created.
     const table = typeof raw.table === 'string' ? raw.table : undefined;
-    const copy = table && !run.dryRun ? await copySummary(engine.targetUrl, plan.id, table) : undefined;
+    const copy = table && !run.dryRun ? await (await import('./migrations/copy/summary')).copySummary(engine.targetUrl, plan.id, table) : undefined;
     return { figures: { plan: plan.id, ...result, ...(copy ?? {}) } };
   },
 });
+
+/** status: the absolute time from which cleanup is allowed (dual-write's end + the safety window). */
+async function statusCleanup(run: { info(message: string): void }, hasCleanup: boolean, phases: { phase: PhaseId; state: string; at: string | null }[], windowMs: number) {
+  if (!hasCleanup) return undefined;
+  const { cleanupSchedule, describeSchedule } = await import('./migrations/safety-window');
+  const dualWrite = phases.find((p) => p.phase === 'dual-write');
+  const ended = dualWrite?.state === 'done' && dualWrite.at ? new Date(dualWrite.at) : undefined;
+  const schedule = cleanupSchedule(ended, phases.find((p) => p.phase === 'cleanup')?.state === 'done', windowMs);
+  run.info(describeSchedule(schedule));
+  return schedule;
+}

@@ -39,6 +39,12 @@ data) are compared with the scenario's targets; a miss exits 3.
   --scenario corruption|full-failure|deletion   (defaults: 2h/1h, 4h/1h, 1h/24h;
                                                  override with TICKVAULT_OBJECTIVES)
   --incident-time ISO    when the incident happened (default: restore start)
+
+  --repo URL             BACKUP_REPO: file:///path or s3://bucket/prefix
+  --database-url URL     DATABASE_URL: the live database (--in-place, PITR source)
+  --redis-url URL        REDIS_URL: the live Redis (--in-place)
+  --qdrant-url URL       QDRANT_URL: the live Qdrant
+  --jobs N               pg_restore workers (default 2)
 `;
 
 await runCli({

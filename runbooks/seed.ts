@@ -2,13 +2,13 @@
  * Deterministic market data shaped like the seeds.
  *   npx tsx runbooks/seed.ts [--database-url URL] [--redis-url URL] [--scale N] [--seed S]
  */
-import { Redis } from 'ioredis';
-import { withEnvAuth } from './stores/redis/connect';
-import { numberFlag, runCli, stringFlag } from './engine/cli';
+// The generator, pg and ioredis load inside main, so --help starts fast.
+import { numberFlag, runCli, scaleFlag, stringFlag } from './engine/cli';
 import { postgresUrl, redisUrl, validated } from './engine/config';
 import { ConfigError, UsageError } from './engine/errors';
-import { DEFAULT_END, seedDatabase } from './market-data/seed';
-import { seedRedisSnapshots } from './market-data/redis-snapshot';
+
+/** market-data/seed.ts's DEFAULT_END, spelled here for --help (a unit test holds them equal). */
+const HELP_DEFAULT_END = '2026-01-18T00:00:00.000Z';
 
 const usage = `
 Usage: npx tsx runbooks/seed.ts [flags]
@@ -20,10 +20,10 @@ pattern_cache, ai_signals, atge_trade_signals. Same --seed, same content.
 
   --database-url URL   target database (default: DATABASE_URL)
   --redis-url URL      also write market-snapshot keys to this Redis
-  --scale N            1 = seed 004's scale: 804,800 ticks, 11 users,
+  --scale N            in (0, 100]; 1 = seed 004's scale: 804,800 ticks, 11 users,
                        843 trades, 7,011 patterns, 30 days of bars (default 0.1)
   --seed S             PRNG seed (default 42)
-  --end ISO|now        end of the data window (default ${DEFAULT_END.toISOString()})
+  --end ISO|now        end of the data window (default ${HELP_DEFAULT_END})
   --reset              drop existing seed tables first (asks; --yes to skip)
   --jobs N             parallel COPY connections (default 2)
   --legacy-dir DIR     also write seed 002's legacy sources there: a SQLite
@@ -47,8 +47,8 @@ await runCli({
   },
   async main({ run, flags, settings }) {
     const databaseUrl = validated('DATABASE_URL', postgresUrl, settings.require('DATABASE_URL', stringFlag(flags, 'database-url'), '--database-url'));
-    const scale = numberFlag(flags, 'scale', 0.1);
-    if (scale <= 0 || scale > 100) throw new UsageError('--scale must be in (0, 100]');
+    const [{ Redis }, { withEnvAuth }, { DEFAULT_END, seedDatabase }, { seedRedisSnapshots }] = await Promise.all([import('ioredis'), import('./stores/redis/connect'), import('./market-data/seed'), import('./market-data/redis-snapshot')]);
+    const scale = scaleFlag(flags, 0.1);
     const seed = Math.trunc(numberFlag(flags, 'seed', 42));
     const endFlag = stringFlag(flags, 'end');
     const end = endFlag === undefined ? DEFAULT_END : endFlag === 'now' ? new Date() : new Date(endFlag);

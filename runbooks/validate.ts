@@ -5,9 +5,7 @@
 import { runCli, stringFlag } from './engine/cli';
 import { postgresUrl, validated } from './engine/config';
 import { UsageError, VerificationError } from './engine/errors';
-import { connect } from './stores/postgres/connect';
-import { SEED004_CHECKS, seed004Checks } from './validate/seed004';
-import { countChecks, embeddingChecks, foreignKeyChecks, freshnessChecks, layoutChecks, rangeChecks, type Check } from './verify/integrity';
+import type { Check } from './verify/integrity';
 
 const usage = `
 Usage: npx tsx runbooks/validate.ts [flags]
@@ -24,6 +22,8 @@ Exit 3 when any check FAILs; WARN and SKIP do not fail the run.
   --database-url URL   the database to check (default DATABASE_URL)
   --source-url URL     compare counts with this source
   --tables t1,t2       tables for the count checks (default users,trades,tick_data,pattern_cache,atge_trade_signals)
+  --qdrant-url URL     the Qdrant for the embeddings check (default QDRANT_URL)
+  --collection C       its collection (default trades)
   --suite seed004      instead: seed 004's 17 checks after supabase-to-timescale (counts, foreign keys of
                        trades/journals/tags, hypertable, compression + policy + compressed chunks, the four
                        OHLCV aggregates: present, refresh policies, freshness, completeness; ticks; embeddings)
@@ -34,6 +34,8 @@ await runCli({
   usage,
   options: { 'database-url': { type: 'string' }, 'source-url': { type: 'string' }, tables: { type: 'string' }, collection: { type: 'string' }, 'qdrant-url': { type: 'string' }, suite: { type: 'string' } },
   async main({ run, flags, settings }) {
+    // pg and the Qdrant client load here, so --help starts fast.
+    const [{ connect }, { countChecks, embeddingChecks, foreignKeyChecks, freshnessChecks, layoutChecks, rangeChecks }] = await Promise.all([import('./stores/postgres/connect'), import('./verify/integrity')]);
     const url = validated('DATABASE_URL', postgresUrl, settings.require('DATABASE_URL', stringFlag(flags, 'database-url'), '--database-url'));
     const sourceUrl = stringFlag(flags, 'source-url');
     const tables = (stringFlag(flags, 'tables') ?? 'users,trades,tick_data,pattern_cache,atge_trade_signals').split(',').map((t) => `public.${t.trim().replace(/^public\./, '')}`);
@@ -44,6 +46,7 @@ await runCli({
     run.onCleanup(() => db.end());
     const checks: Check[] = [];
     if (suite === 'seed004') {
+      const { SEED004_CHECKS, seed004Checks } = await import('./validate/seed004');
       await run.step(`seed 004: ${SEED004_CHECKS} checks`, async (step) => {
         const source = sourceUrl ? await connect(validated('--source-url', postgresUrl, sourceUrl), '--source-url') : undefined;
         try {

@@ -62,6 +62,8 @@ export interface RunbookDescription {
   runbook: string;
   commands: readonly string[];
   flags: string[];
+  /** The full --help text (the runbook's usage and the common flags). */
+  help: string;
 }
 
 const DESCRIBE = Symbol.for('tickvault.describe');
@@ -94,7 +96,7 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
   const options: Options = { ...COMMON, ...spec.options };
   const describe = (globalThis as Record<symbol, unknown>)[DESCRIBE] as DescribeSink | undefined;
   if (describe) {
-    describe.push({ runbook: spec.runbook, commands: spec.commands ?? [], flags: Object.keys(options).map((f) => `--${f}`) });
+    describe.push({ runbook: spec.runbook, commands: spec.commands ?? [], flags: Object.keys(options).map((f) => `--${f}`), help: usageFor(spec.runbook, `${spec.usage.trim()}\n${COMMON_HELP}\n`) });
     return 0;
   }
   const argv = io.argv ?? process.argv.slice(2);
@@ -241,4 +243,12 @@ export function numberFlag(flags: FlagValues, name: string, fallback: number): n
   const value = Number(raw);
   if (!Number.isFinite(value)) throw new UsageError(`--${name} must be a number, got "${raw}"`);
   return value;
+}
+
+/** The one --scale range (seed, drill): a positive number up to 100 (1 = seed 004's size). */
+export const SCALE_MAX = 100;
+export function scaleFlag(flags: FlagValues, fallback: number): number {
+  const scale = numberFlag(flags, 'scale', fallback);
+  if (!(scale > 0 && scale <= SCALE_MAX)) throw new UsageError(`--scale must be in (0, ${SCALE_MAX}], got ${stringFlag(flags, 'scale')}`);
+  return scale;
 }

@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import { z } from 'zod';
 import { dotenvEntries, parseDotenv } from '../env/dotenv';
 import { ConfigError } from './errors';
 import { localEnvFile } from './paths';
@@ -59,14 +58,28 @@ export class Settings {
   }
 }
 
-const urlWith = (protocols: string[]) =>
-  z.string().refine((value) => {
+/**
+ * A setting's check: the safeParse shape zod schemas share, so either fits
+ * `validated`. The URL checks are plain code: loading zod costs every
+ * runbook's start (--help included) about 100 ms.
+ */
+export interface Validator<T> {
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: { message: string }[] } };
+}
+
+const urlWith = (protocols: string[]): Validator<string> => ({
+  safeParse(value) {
+    let ok = false;
     try {
-      return protocols.includes(new URL(value).protocol);
+      ok = typeof value === 'string' && protocols.includes(new URL(value).protocol);
     } catch {
-      return false;
+      ok = false;
     }
-  }, `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    if (ok) return { success: true, data: value as string };
+    const message = typeof value === 'string' ? `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` : 'expected a string';
+    return { success: false, error: { issues: [{ message }] } };
+  },
+});
 
 export const postgresUrl = urlWith(['postgres:', 'postgresql:']);
 export const redisUrl = urlWith(['redis:', 'rediss:']);
@@ -74,7 +87,7 @@ export const httpUrl = urlWith(['http:', 'https:']);
 export const repoUrl = urlWith(['file:', 's3:']);
 
 /** Validate one setting and name the key in the error. */
-export function validated<T>(name: string, schema: z.ZodType<T>, value: unknown): T {
+export function validated<T>(name: string, schema: Validator<T>, value: unknown): T {
   const result = schema.safeParse(value);
   if (!result.success) {
     const issue = result.error.issues[0]?.message ?? 'invalid';
@@ -82,4 +95,3 @@ export function validated<T>(name: string, schema: z.ZodType<T>, value: unknown)
   }
   return result.data;
 }
-

@@ -23,3 +23,17 @@ export function durationFlag(name: string, value: string | undefined, fallback: 
     throw new UsageError(`--${name}: ${(error as Error).message}`);
   }
 }
+
+/**
+ * A duration flag that replaced a whole-days one (`--retention 30d` for
+ * `--retention-days 30`): the old spelling still works and is named as
+ * deprecated; both at once is a usage error.
+ */
+export function durationWithDaysAlias(flags: Record<string, unknown>, name: string, daysAlias: string, fallback: string): { ms: number; deprecated?: string } {
+  const value = flags[name];
+  const days = flags[daysAlias];
+  if (typeof days !== 'string') return { ms: durationFlag(name, typeof value === 'string' ? value : undefined, fallback) };
+  if (typeof value === 'string') throw new UsageError(`--${name} and --${daysAlias} are the same setting: give only --${name}`);
+  if (!/^\d+(\.\d+)?$/.test(days.trim())) throw new UsageError(`--${daysAlias} must be a number of days, got "${days}" (or use --${name} ${days.trim()}${/^\d/.test(days) ? '' : ', e.g. 30d'})`);
+  return { ms: Number(days) * UNITS.d, deprecated: `--${daysAlias} ${days} is deprecated: use --${name} ${days}d` };
+}

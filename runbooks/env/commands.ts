@@ -23,24 +23,43 @@ async function refuseNewKeyBesideOthers(vault: Vault): Promise<void> {
   }
 }
 
+/** The first snapshot made a key: without it no version opens, so say where it is, loudly. */
+function announceNewKey(run: Run, keyFile: string): void {
+  run.warn(`a new vault key was created: ${keyFile} (mode 0600)`);
+  run.warn('back it up now, apart from the vault (a password manager or a secrets store): without this key no version can be opened');
+}
+
+/** `list` without --service: the services the vault holds. */
+async function listServices(run: Run, vault: Vault): Promise<CommandResult> {
+  const services = await run.step(`list services in ${vault.store.label}`, () => vault.store.services(), { readOnly: true });
+  for (const name of services) run.info(name);
+  if (services.length === 0) run.info(`no services in ${vault.store.label} yet; take a first version with "tickvault env snapshot --service NAME --from .env"`);
+  else run.info(`versions of one: tickvault env list --service ${services[0]}`);
+  return { figures: { vault: vault.store.label, services } };
+}
+
 export async function envCommand(ctx: CliContext): Promise<CommandResult> {
   const { run, flags, command } = ctx;
+  const vault = openVault(ctx.settings, stringFlag(flags, 'vault'));
+  if (command === 'list' && stringFlag(flags, 'service') === undefined) return listServices(run, vault);
   const service = validService(stringFlag(flags, 'service'));
   const reveal = Boolean(flags.reveal);
-  const vault = openVault(ctx.settings, stringFlag(flags, 'vault'));
 
   if (command === 'snapshot') {
     const from = parseLocation(stringFlag(flags, 'from') ?? '');
     const content = await run.step(`read ${from.label}`, () => readLocation(from), { readOnly: true });
     for (const [, value] of content.entries) run.masker.addEnvValue(value);
     await refuseNewKeyBesideOthers(vault);
+    const newKey = vault.keyWouldBeCreated;
     const sealed = await run.step('seal and append a new version', async (step) => {
       const version = await appendVersion(vault.store, vault.keys(true), { service, content, source: from.label, message: stringFlag(flags, 'message') ?? '', kind: 'snapshot' }, run.masker);
       step.note(`${content.entries.length} keys → ${vault.store.label}`);
       return version;
     });
     if (!sealed) return {};
-    return { figures: { service, version: sealed.seq, id: sealed.id, keys: content.entries.length, vault: vault.store.label } };
+    run.info(`${service}: version ${sealed.seq} (${sealed.id}), ${content.entries.length} keys, in ${vault.store.label}`);
+    if (newKey && !run.dryRun) announceNewKey(run, vault.keyFile!);
+    return { figures: { service, version: sealed.seq, id: sealed.id, keys: content.entries.length, vault: vault.store.label, ...(newKey && !run.dryRun ? { newKeyFile: vault.keyFile } : {}) } };
   }
 
   const keys = vault.keys(false);
@@ -91,6 +110,11 @@ export async function envCommand(ctx: CliContext): Promise<CommandResult> {
     for (const line of renderDiff(diff, new Map(left.entries), new Map(right.entries), false)) run.info(line);
     if (reveal && !run.json) process.stdout.write(renderDiff(diff, new Map(left.entries), new Map(right.entries), true).join('\n') + '\n');
     run.info(isEmptyDiff(diff) ? `${left.label} and ${right.label} hold the same values` : `${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed, ${diff.unchanged} unchanged`);
+    // Like verify.ts: "they differ" is exit 3, with the differences in the summary.
+    if (!isEmptyDiff(diff)) {
+      run.report({ service, from: left.label, to: right.label, ...diff });
+      throw new VerificationError(`${left.label} and ${right.label} differ: ${diff.added.length} added, ${diff.removed.length} removed, ${diff.changed.length} changed`);
+    }
     return { figures: { service, from: left.label, to: right.label, ...diff } };
   }
 

@@ -20,8 +20,10 @@ export interface EnvLocation {
 
 /** dotenv:PATH, json:PATH, env:PREFIX (this process's environment), ssm:/path/ */
 export function parseLocation(spec: string): EnvLocation {
+  // A bare path is a file: `--from .env` means dotenv:.env (json: for *.json).
+  if (spec && !/^[a-z][a-z0-9+.-]*:/i.test(spec)) return parseLocation(`${/\.json$/i.test(spec) ? 'json' : 'dotenv'}:${spec}`);
   const m = /^(dotenv|json|env|ssm):(.*)$/.exec(spec);
-  if (!m) throw new UsageError(`not a source or target: "${spec}" (use dotenv:PATH, json:PATH, env:PREFIX or ssm:/path/)`);
+  if (!m) throw new UsageError(`not a source or target: "${spec}" (use a file path, dotenv:PATH, json:PATH, env:PREFIX or ssm:/path/)`);
   const kind = m[1] as EnvLocation['kind'];
   if (kind !== 'env' && !m[2]) throw new UsageError(`${kind}: needs a ${kind === 'ssm' ? 'path' : 'file'}`);
   return { kind, target: m[2]!, label: spec };

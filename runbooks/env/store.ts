@@ -60,6 +60,13 @@ export interface VaultStore {
   putHead(head: Head): Promise<void>;
   /** Whether any service holds versions (to refuse making a new key beside them). */
   anyVersions(): Promise<boolean>;
+  /** The services that hold at least one stored version, sorted. */
+  services(): Promise<string[]>;
+}
+
+/** Services named by stored version paths like `<service>/<id>.json` or `<service>/versions/<id>`. */
+export function servicesIn(names: string[], versionPath: RegExp): string[] {
+  return [...new Set(names.flatMap((n) => versionPath.exec(n)?.[1] ?? []))].sort();
 }
 
 export const newVersionId = (now = new Date()): string => `${now.toISOString().replace(/[-:.]/g, '')}-${crypto.randomBytes(4).toString('hex')}`;
@@ -142,6 +149,10 @@ export class RepositoryVaultStore implements VaultStore {
   async anyVersions(): Promise<boolean> {
     return (await this.repo.list('env/')).some((k) => k.endsWith('.json') && !k.endsWith('/HEAD.json'));
   }
+
+  async services(): Promise<string[]> {
+    return servicesIn(await this.repo.list('env/'), /^env\/([^/]+)\/(?!HEAD\.json$)[^/]+\.json$/);
+  }
 }
 
 /** AWS SSM Parameter Store: one advanced SecureString per version under <prefix>/<service>/versions/. */
@@ -183,6 +194,20 @@ export class SsmVaultStore implements VaultStore {
     await (await this.client()).send(new PutParameterCommand({ Name: `${this.prefix}/${head.service}/HEAD`, Value: JSON.stringify(head), Type: 'SecureString', Overwrite: true }));
   }
 
+  async services(): Promise<string[]> {
+    // Names only: no decryption needed to know which services exist.
+    const { GetParametersByPathCommand } = await import('@aws-sdk/client-ssm');
+    const client = await this.client();
+    const names: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await client.send(new GetParametersByPathCommand({ Path: `${this.prefix}/`, Recursive: true, NextToken: token }));
+      for (const p of page.Parameters ?? []) names.push((p.Name ?? '').slice(this.prefix.length + 1));
+      token = page.NextToken;
+    } while (token);
+    return servicesIn(names, /^([^/]+)\/versions\/[^/]+$/);
+  }
+
   async anyVersions(): Promise<boolean> {
     const { GetParametersByPathCommand } = await import('@aws-sdk/client-ssm');
     const page = await (await this.client()).send(new GetParametersByPathCommand({ Path: `${this.prefix}/`, Recursive: true, MaxResults: 10 }));
@@ -212,11 +237,20 @@ export function versionInfo(version: SealedVersion, number: number): VersionInfo
 }
 
 /** "3", "latest", or a version id; a version that failed its checks is refused (exit 3) by name. */
+/** An exact id, or the one id that starts with `ref`; two or more is a usage error naming them. */
+function versionByIdPrefix<T extends { version: SealedVersion; number: number }>(versions: T[], ref: string): T | undefined {
+  const exact = versions.find((v) => v.version.id === ref);
+  if (exact) return exact;
+  const matches = versions.filter((v) => v.version.id.startsWith(ref));
+  if (matches.length > 1) throw new UsageError(`version "${ref}" is ambiguous: ${matches.map((v) => `${v.number} (${v.version.id})`).join(', ')}`);
+  return matches[0];
+}
+
 export function pickVersion<T extends { version: SealedVersion; number: number; problem?: string; wrongKey?: boolean }>(versions: T[], ref: string | undefined): T {
   if (!ref) throw new UsageError('--version is required (a number from "env.ts list", an id, or latest)');
   if (versions.length === 0) throw new UsageError('this service has no versions yet; take one with "env.ts snapshot"');
-  const found = ref === 'latest' ? versions.filter((v) => !v.problem).at(-1) : /^\d+$/.test(ref) ? versions[Number(ref) - 1] : versions.find((v) => v.version.id === ref);
-  if (!found) throw new UsageError(`no ${ref === 'latest' ? 'intact' : ''} version "${ref}" (there are ${versions.length})`);
+  const found = ref === 'latest' ? versions.filter((v) => !v.problem).at(-1) : /^\d+$/.test(ref) && Number(ref) >= 1 && Number(ref) <= versions.length ? versions[Number(ref) - 1] : versionByIdPrefix(versions, ref);
+  if (!found) throw new UsageError(`no ${ref === 'latest' ? 'intact ' : ''}version "${ref}" (there are ${versions.length}: a number from "env list", an id or a unique prefix of one, or latest)`);
   if (found.problem && found.wrongKey) throw new ConfigError(found.problem, { hint: 'set TICKVAULT_ENV_KEY_FILE (or TICKVAULT_KMS_KEY_ID) to the key it was sealed with' });
   if (found.problem) throw new VerificationError(`version ${found.number} (${found.version.id}) is refused: ${found.problem}`);
   return found;

@@ -7,6 +7,7 @@ import { connect } from '../stores/postgres/connect';
 import { Journal, journalExists, phaseStates, type PhaseState } from './journal';
 import type { AnyPlan, Details, EngineSettings, Phase, PhaseContext, PhaseId } from './plan';
 import { refuseSameDatabase } from './same-database';
+import { cleanupSchedule, describeMoment, type CleanupSchedule } from './safety-window';
 
 interface Session {
   /** The phases' connection to the target (their transactions run here). */
@@ -90,9 +91,12 @@ const lastProgress = new WeakMap<StepContext, string>();
 async function cleanupGate(plan: AnyPlan, ctx: PhaseContext<unknown>, settings: EngineSettings, session: Session): Promise<void> {
   const since = ctx.endedAt('dual-write');
   if (!since) throw new RefusedError(`cleanup needs a completed dual-write phase (plan ${plan.id})`);
-  const elapsed = Date.now() - since.getTime();
-  if (elapsed < settings.safetyWindowMs) {
-    throw new RefusedError(`the safety window has not elapsed: ${formatMs(settings.safetyWindowMs - elapsed)} to go (window ${formatMs(settings.safetyWindowMs)})`, { hint: 'run `migrate watch` until the window ends, or pass --safety-window' });
+  const schedule = cleanupSchedule(since, false, settings.safetyWindowMs);
+  if (schedule.state === 'waiting') {
+    throw new RefusedError(`the safety window has not elapsed: cleanup is allowed from ${describeMoment(new Date(schedule.allowedAt!))} (window ${formatMs(settings.safetyWindowMs)})`, {
+      hint: 'run `migrate watch` until then, or pass --safety-window',
+      allowedAt: schedule.allowedAt,
+    });
   }
   if (!plan.parity) throw new ConfigError(`plan ${plan.id} has a cleanup phase but no parity check`);
   try {
@@ -113,6 +117,7 @@ async function runPhase(run: Run, plan: AnyPlan, options: unknown, settings: Eng
       hint: `roll it back first: migrate rollback --plan ${plan.id} --yes (with the same options${session.scope ? `, scope ${session.scope}` : ''}), then run again`,
     });
   }
+  if (run.dryRun && phase.id === 'preflight') return dryRunPreflight(run, plan, options, settings, session, phase);
   await run.step(`${phase.id}: ${phase.title}`, async (step) => {
     const ctx = context(run, plan, options, settings, session, phase.id, step);
     killPoint(phase.id, 'before');
@@ -129,18 +134,19 @@ async function runPhase(run: Run, plan: AnyPlan, options: unknown, settings: Eng
         return details;
       };
       let details: Details;
+      let endedAt: Date;
       if (phase.transaction) {
         // The journal's `end` commits with the phase's work, or neither does.
-        details = await inTransaction(session.target, async () => {
+        [details, endedAt] = await inTransaction(session.target, async () => {
           const d = await work();
-          await session.journal.append(phase.id, 'end', d, Date.now() - started, session.target);
-          return d;
+          return [d, await session.journal.append(phase.id, 'end', d, Date.now() - started, session.target)] as const;
         });
       } else {
         details = await work();
-        await session.journal.append(phase.id, 'end', details, Date.now() - started);
+        endedAt = await session.journal.append(phase.id, 'end', details, Date.now() - started);
       }
-      session.state.set(phase.id, { phase: phase.id, last: 'end', at: new Date(), details: { ...state?.details, ...details }, touched: true });
+      // The journal's own time, so this run and `status` name the same cleanup time.
+      session.state.set(phase.id, { phase: phase.id, last: 'end', at: endedAt, details: { ...state?.details, ...details }, touched: true });
       step.record(details);
       const progress = lastProgress.get(step);
       if (interrupted || progress) step.note([progress, interrupted ? 'resumed' : undefined].filter(Boolean).join(', '));
@@ -157,11 +163,45 @@ async function runPhase(run: Run, plan: AnyPlan, options: unknown, settings: Eng
 }
 
 /**
+ * --dry-run: the preflight checks run for real, in a READ ONLY transaction
+ * on the target that is rolled back, and nothing is journaled. A failed
+ * check fails the dry run with its own exit code, as the real run would.
+ */
+async function dryRunPreflight(run: Run, plan: AnyPlan, options: unknown, settings: EngineSettings, session: Session, phase: Phase<unknown>): Promise<void> {
+  await run.step(`${phase.id}: ${phase.title} (checked now, read-only)`, async (step) => {
+    const ctx = context(run, plan, options, settings, session, undefined, step);
+    await session.target.query('BEGIN TRANSACTION READ ONLY');
+    try {
+      if (phase.precondition) await phase.precondition(ctx);
+      const details = { ...((await phase.run(ctx)) ?? {}), ...((await phase.verify?.(ctx)) ?? {}) };
+      step.record(details);
+    } finally {
+      await session.target.query('ROLLBACK');
+    }
+  }, { readOnly: true, detail: plan.title });
+}
+
+/**
+ * `run --all` stops before cleanup while the safety window runs: that is the
+ * normal course of a migration, not a failure (exit 0), and the operator is
+ * told when to come back. An explicit `--phase cleanup` is still refused.
+ */
+function waitingForWindow(run: Run, plan: AnyPlan, settings: EngineSettings, session: Session, ran: PhaseId[]): CleanupSchedule | undefined {
+  // In a dry run, a dual-write that was only planned would end now.
+  const ended = session.state.get('dual-write')?.last === 'end' ? session.state.get('dual-write')?.at : run.dryRun && ran.includes('dual-write') ? new Date() : undefined;
+  const schedule = cleanupSchedule(ended, false, settings.safetyWindowMs);
+  if (schedule.state !== 'waiting') return undefined;
+  run.info(`cleanup waits for the safety window (${formatMs(settings.safetyWindowMs)} after dual-write): allowed from ${describeMoment(new Date(schedule.allowedAt!))}`);
+  run.info(`come back then: tickvault migrate run --plan ${plan.id} --all (with the same flags); meanwhile \`tickvault migrate watch --plan ${plan.id}\` re-checks parity`);
+  return schedule;
+}
+
+/**
  * Run phases in order at one choke point: a completed phase is a no-op, a
  * failed or killed one runs again (phases are transactional or idempotent),
  * and every start/end/fail is journaled with its timing.
  */
-export async function runPlan(run: Run, plan: AnyPlan, options: unknown, settings: EngineSettings, which: { phase?: PhaseId; all: boolean }): Promise<{ scope: string; ran: PhaseId[]; skipped: PhaseId[] }> {
+export async function runPlan(run: Run, plan: AnyPlan, options: unknown, settings: EngineSettings, which: { phase?: PhaseId; all: boolean }): Promise<{ scope: string; ran: PhaseId[]; skipped: PhaseId[]; waiting?: { phase: 'cleanup'; allowedAt: string } }> {
   if (!which.all && !which.phase) throw new UsageError('choose --phase <p> or --all');
   const order = plan.phases;
   const index = which.phase ? order.findIndex((p) => p.id === which.phase) : 0;
@@ -181,6 +221,10 @@ export async function runPlan(run: Run, plan: AnyPlan, options: unknown, setting
       skipped.push(phase.id);
       run.info(`${phase.id}: already completed, nothing to do`);
       continue;
+    }
+    if (phase.id === 'cleanup' && which.all) {
+      const waiting = waitingForWindow(run, plan, settings, session, ran);
+      if (waiting) return { scope: session.scope, ran, skipped, waiting: { phase: 'cleanup', allowedAt: waiting.allowedAt! } };
     }
     await runPhase(run, plan, options, settings, session, phase);
     ran.push(phase.id);

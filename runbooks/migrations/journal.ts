@@ -90,8 +90,10 @@ export class Journal {
   }
 
   /** Append an event; `via` writes it on another client (a phase's open transaction). */
-  async append(phase: PhaseId, event: JournalEvent, details: Details = {}, ms?: number, via?: pg.ClientBase): Promise<void> {
-    await (via ?? this.client).query('INSERT INTO tickvault.migration_events (plan, scope, phase, event, run, ms, details) VALUES ($1, $2, $3, $4, $5, $6, $7)', [this.plan, this.scope, phase, event, this.run, ms ?? null, JSON.stringify(details)]);
+  /** Append one event; returns its journaled time (what status and the safety window read back). */
+  async append(phase: PhaseId, event: JournalEvent, details: Details = {}, ms?: number, via?: pg.ClientBase): Promise<Date> {
+    const { rows } = await (via ?? this.client).query<{ at: Date }>('INSERT INTO tickvault.migration_events (plan, scope, phase, event, run, ms, details) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING at', [this.plan, this.scope, phase, event, this.run, ms ?? null, JSON.stringify(details)]);
+    return rows[0]!.at;
   }
 
   async events(): Promise<JournalRow[]> {

@@ -1,6 +1,7 @@
 import type { CliContext, CommandResult } from '../engine/cli';
 import { numberFlag, stringFlag } from '../engine/cli';
 import { postgresUrl, validated } from '../engine/config';
+import { durationWithDaysAlias } from '../engine/duration';
 import { LockHeldError, UsageError, VerificationError } from '../engine/errors';
 import { acquireFileLock, type Lock } from '../engine/lock';
 import type { Run } from '../engine/run';
@@ -172,8 +173,11 @@ async function latestId(repo: Parameters<typeof listBackups>[0], env: string, st
 
 async function prune({ run, flags, settings }: CliContext): Promise<CommandResult> {
   const { repo, env } = recoveryContext(settings, stringFlag(flags, 'repo'));
-  const days = numberFlag(flags, 'retention-days', Number(settings.get('TICKVAULT_RETENTION_DAYS') ?? 30));
-  if (!(days > 0)) throw new UsageError('--retention-days must be positive');
+  // Shared duration vocabulary (h15-cli): --retention 30d; --retention-days stays as a deprecated alias.
+  const retention = durationWithDaysAlias(flags, 'retention', 'retention-days', `${Number(settings.get('TICKVAULT_RETENTION_DAYS') ?? 30)}d`);
+  if (retention.deprecated) run.warn(retention.deprecated);
+  const days = retention.ms / 86_400_000;
+  if (!(days > 0)) throw new UsageError('--retention must be positive (e.g. 30d)');
   // Prune excludes backups and restores of the same env's backups: one lock over the env's folder.
   await run.lock(`repository:${repo.url}/${env}`);
   const scan = await run.step('read manifests', () => scanBackups(repo, env), { readOnly: true });

@@ -85,7 +85,11 @@ describe('environment vault', () => {
   it('no secret value appears in the stored bytes, any output, or the audit log', async () => {
     const runs = [await snapshot(), await runRunbook('env', ['snapshot', '--service', 'api', '--from', `dotenv:${dotenv}`], { env })];
     fs.writeFileSync(dotenv, ORIGINAL.replace('LOG_LEVEL=info', 'LOG_LEVEL=debug'));
-    runs.push(await runRunbook('env', ['diff', '--service', 'api', '1', `live:dotenv:${dotenv}`, '--json'], { env }));
+    const differs = await runRunbook('env', ['diff', '--service', 'api', '1', `live:dotenv:${dotenv}`, '--json'], { env });
+    // Like verify.ts: "they differ" is exit 3.
+    expect(differs.code, differs.stdout).toBe(3);
+    expect(differs.summary).toMatchObject({ changed: ['LOG_LEVEL'] });
+    runs.push({ ...differs, code: 0 });
     runs.push(await runRunbook('env', ['diff', '--service', 'api', '1', '2'], { env }));
     runs.push(await runRunbook('env', ['show', '--service', 'api', '--version', 'latest', '--json'], { env }));
     runs.push(await runRunbook('env', ['restore', '--service', 'api', '--version', '1', '--to', `dotenv:${dotenv}`, '--yes'], { env }));
@@ -150,5 +154,53 @@ describe('environment vault', () => {
     expect(fromEnv.summary).toMatchObject({ keys: 2 });
     const out = await runRunbook('env', ['export', '--service', 'web', '--version', 'latest', '--format', 'dotenv', '--reveal'], { env });
     expect(out.stdout).toContain('A=one\nB=2\n');
+  });
+
+  it('the operator path: a bare .env path, the version and the new key named, services listed, id prefixes, diff exit 3', async () => {
+    // --from PATH means dotenv:PATH; the first snapshot names the new key and says to back it up.
+    const first = await runRunbook('env', ['snapshot', '--service', 'api', '--from', dotenv], { env });
+    expect(first.code, first.stderr).toBe(0);
+    const firstText = first.stdout + first.stderr;
+    expect(firstText).toContain(`a new vault key was created: ${env.TICKVAULT_ENV_KEY_FILE}`);
+    expect(firstText).toMatch(/back it up now/);
+    const id = fs.readdirSync(path.join(dir, 'vault', 'env', 'api')).find((f) => f !== 'HEAD.json')!.replace(/\.json$/, '');
+    expect(firstText).toContain(`api: version 1 (${id}), 4 keys`);
+    const second = await runRunbook('env', ['snapshot', '--service', 'api', '--from', dotenv, '--json'], { env });
+    expect(second.summary).toMatchObject({ version: 2, keys: 4 });
+    expect(second.summary!.newKeyFile).toBeUndefined();
+    expect(second.stdout).not.toMatch(/new vault key/);
+    await runRunbook('env', ['snapshot', '--service', 'worker-2', '--from', `env:TVTEST_`, '--json'], { env: { ...env, TVTEST_X: '1' } });
+    // A scheme that is not one is refused by name, not read as a file.
+    const typo = await runRunbook('env', ['snapshot', '--service', 'api', '--from', `dotnev:${dotenv}`, '--json'], { env });
+    expect(typo.code).toBe(2);
+    expect(typo.events.find((e) => e.event === 'error')?.message).toMatch(/not a source or target: "dotnev:/);
+
+    // list without --service: the services, as the vault's folders say.
+    const services = await runRunbook('env', ['list', '--json'], { env });
+    expect(services.code, services.stdout).toBe(0);
+    expect(services.summary!.services).toEqual(fs.readdirSync(path.join(dir, 'vault', 'env')).sort());
+    expect(services.summary!.services).toEqual(['api', 'worker-2']);
+
+    // A unique prefix of an id picks that version; an ambiguous one is a usage error naming the candidates.
+    const ids = fs.readdirSync(path.join(dir, 'vault', 'env', 'api')).filter((f) => f !== 'HEAD.json').map((f) => f.replace(/\.json$/, '')).sort();
+    let unique = 1;
+    while (ids.filter((x) => x.startsWith(ids[1]!.slice(0, unique))).length > 1) unique++;
+    const byPrefix = await runRunbook('env', ['show', '--service', 'api', '--version', ids[1]!.slice(0, unique), '--json'], { env });
+    expect(byPrefix.code, byPrefix.stdout).toBe(0);
+    expect(byPrefix.summary!.version).toMatchObject({ id: ids[1] });
+    const ambiguous = await runRunbook('env', ['show', '--service', 'api', '--version', '2', '--json'], { env });
+    expect(ambiguous.summary!.version).toMatchObject({ number: 2 });
+    const common = ids[0]!.slice(0, 8);
+    expect(ids.every((x) => x.startsWith(common))).toBe(true);
+    const both = await runRunbook('env', ['show', '--service', 'api', '--version', common, '--json'], { env });
+    expect(both.code).toBe(2);
+    expect(both.events.find((e) => e.event === 'error')?.message).toMatch(/ambiguous/);
+
+    // diff: the same values exit 0, different ones exit 3.
+    expect((await runRunbook('env', ['diff', '--service', 'api', '1', '2', '--json'], { env })).code).toBe(0);
+    fs.appendFileSync(dotenv, 'NEW_KEY=1\n');
+    const differs = await runRunbook('env', ['diff', '--service', 'api', 'latest', `live:${dotenv}`, '--json'], { env });
+    expect(differs.code, differs.stdout).toBe(3);
+    expect(differs.summary).toMatchObject({ added: ['NEW_KEY'] });
   });
 });

@@ -179,10 +179,11 @@ describe('cleanup gate, env snapshot, view replacement, no silent value changes'
     const viewType = () => query<{ t: string }>(url, "SELECT format_type(atttypid, atttypmod) AS t FROM pg_attribute WHERE attrelid = 'public.atge_btc_signals_compat'::regclass AND attname = 'entry_price'");
     expect(await viewType()).toEqual([{ t: 'numeric(18,2)' }]);
 
-    // Default window (24h): cutover runs, cleanup refuses.
+    // Default window (24h): cutover runs, --all stops before cleanup (exit 0) and says when cleanup is allowed.
     const first = await runRunbook('migrate', ['run', '--all', ...args], { env: fx.env });
-    expect(first.code, first.stdout).toBe(4);
-    expect(first.events.find((e) => e.event === 'error')?.message).toMatch(/safety window has not elapsed/);
+    expect(first.code, first.stdout).toBe(0);
+    expect(first.summary!.ran).toEqual(['cutover']);
+    expect(first.summary!.waiting).toMatchObject({ phase: 'cleanup' });
     expect(await viewType()).toEqual([{ t: 'numeric(20,8)' }]);
     expect(await n(url, `SELECT count(*) AS n FROM (SELECT 1 WHERE has_table_privilege('${role}', 'public.atge_btc_signals_compat', 'SELECT')) x`)).toBe(1);
     // Watch with a zero interval is accepted (durations of 0).

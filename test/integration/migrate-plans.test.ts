@@ -45,16 +45,51 @@ describe.each([
 });
 
 describe('dxy-data-bars (seed 003)', () => {
+  it('--dry-run runs the preflight checks for real, read-only, and plans the rest', async () => {
+    const url = await seeded();
+    const args = ['run', '--plan', 'dxy-data-bars', '--target-url', url, '--json'];
+    // --dry-run runs preflight's checks for real (read-only) and plans the rest: nothing changes, nothing is journaled.
+    const before = await databaseHash(url);
+    const dry = await runRunbook('migrate', [...args, '--all', '--dry-run'], { env });
+    expect(dry.code, dry.stdout).toBe(0);
+    const checked = dry.events.find((e) => e.event === 'end' && String(e.step).startsWith('preflight'));
+    expect(checked, dry.stdout).toMatchObject({ status: 'ok' });
+    expect(Number(checked!.dxy1mDerivedActive)).toBe(Number((await query<{ n: string }>(url, "SELECT count(*) AS n FROM derived_data_bars WHERE canonical_symbol = 'DXY' AND timeframe = '1m' AND deleted_at IS NULL"))[0]!.n));
+    expect(dry.events.filter((e) => e.event === 'plan').map((e) => String(e.step).split(':')[0])).toEqual(['backup', 'expand', 'backfill', 'verify', 'dual-write', 'cutover']);
+    expect(dry.summary!.waiting).toMatchObject({ phase: 'cleanup' });
+    expect(await databaseHash(url)).toBe(before);
+    expect(await query(url, "SELECT to_regclass('tickvault.migration_events') AS t")).toEqual([{ t: null }]);
+    // A preflight that fails in the real run fails the dry run too, with the same exit code.
+    const broken = await seeded();
+    await query(broken, "INSERT INTO data_bars (canonical_symbol, timeframe, ts_utc, open, high, low, close, source) VALUES ('DXY', '1m', '2031-01-01T00:00:00Z', 1, 1, 1, 1, 'ingest')");
+    const dryBroken = await runRunbook('migrate', ['run', '--plan', 'dxy-data-bars', '--target-url', broken, '--json', '--all', '--dry-run'], { env });
+    expect(dryBroken.code, dryBroken.stdout).toBe(4);
+    expect(dryBroken.events.find((e) => e.event === 'error')?.message).toMatch(/already holds 1 DXY 1m rows/);
+  });
+
   it('runs end to end from the CLI: journal, no-op re-run, lock, safety window, soft delete, rollback', async () => {
     const url = await seeded();
     const args = ['run', '--plan', 'dxy-data-bars', '--target-url', url, '--json'];
     const first = await runRunbook('migrate', [...args, '--all'], { env });
-    // Everything up to cleanup runs; cleanup refuses inside the 24 h window.
-    expect(first.code, first.stdout).toBe(4);
-    expect(first.events.find((e) => e.event === 'error')?.message).toMatch(/safety window has not elapsed/);
+    // Everything up to cleanup runs; inside the 24 h window --all stops before cleanup, cleanly (exit 0), saying when.
+    expect(first.code, first.stdout).toBe(0);
+    const [{ allowed }] = (await query<{ allowed: Date }>(url, "SELECT at + interval '24 hours' AS allowed FROM tickvault.migration_events WHERE phase = 'dual-write' AND event = 'end'")) as [{ allowed: Date }];
+    expect(first.summary!.waiting).toEqual({ phase: 'cleanup', allowedAt: allowed.toISOString() });
+    expect(first.summary!.ran).not.toContain('cleanup');
+    expect(first.events.some((e) => e.event === 'info' && String(e.message).includes(`allowed from ${allowed.toISOString().replace(/\.\d{3}Z$/, 'Z')}`)), first.stdout).toBe(true);
+    // Its human form ends green: no error, no warning.
+    const human = await runRunbook('migrate', [...args.filter((a) => a !== '--json'), '--all'], { env });
+    expect(human.code, human.stderr).toBe(0);
+    expect(`${human.stdout}${human.stderr}`).toMatch(/come back then/);
+    expect(`${human.stdout}${human.stderr}`).not.toMatch(/FAILED|✗/);
     const status = await runRunbook('migrate', ['status', '--plan', 'dxy-data-bars', '--target-url', url, '--json'], { env });
     const states = Object.fromEntries((status.summary!.phases as { phase: string; state: string }[]).map((p) => [p.phase, p.state]));
     expect(states).toMatchObject({ preflight: 'done', backup: 'done', 'dual-write': 'done', cutover: 'done', cleanup: 'pending' });
+    expect(status.summary!.cleanup).toEqual({ state: 'waiting', allowedAt: allowed.toISOString(), windowMs: 86_400_000 });
+    // An explicit --phase cleanup inside the window is still refused (4), naming the time.
+    const early = await runRunbook('migrate', [...args, '--phase', 'cleanup'], { env });
+    expect(early.code).toBe(4);
+    expect(early.events.find((e) => e.event === 'error')?.message).toContain(`allowed from ${allowed.toISOString().replace(/\.\d{3}Z$/, 'Z')}`);
 
     // During the window, writes to the legacy table reach data_bars through the trigger.
     await query(url, "INSERT INTO derived_data_bars (canonical_symbol, timeframe, ts_utc, open, high, low, close, source) VALUES ('DXY', '1m', '2030-01-01T00:00:00Z', 99.5, 99.5, 99.5, 99.5, 'derived')");
@@ -91,7 +126,7 @@ describe('dxy-data-bars (seed 003)', () => {
     const rollback = await runRunbook('migrate', ['rollback', '--plan', 'dxy-data-bars', '--target-url', url, '--json', '--yes'], { env });
     expect(rollback.code, rollback.stdout).toBe(0);
     expect((await query<{ n: string }>(url, "SELECT count(*) AS n FROM derived_data_bars WHERE canonical_symbol = 'DXY' AND timeframe = '1m' AND deleted_at IS NULL"))[0]!.n).not.toBe('0');
-  });
+  }, 240_000);
 
   it('bad input: unknown plan or phase (2), missing tables (2), a phase before its predecessors (4)', async () => {
     expect((await runRunbook('migrate', ['run', '--plan', 'nope', '--all', '--json'], { env })).code).toBe(2);
