@@ -26,7 +26,7 @@ export class HumanSink implements EventSink {
     const step = e.step ?? '';
     switch (e.event) {
       case 'start':
-        if (e.step) this.line(`${this.paint(36, '▸')} ${step}${e.detail ? this.paint(2, `  ${String(e.detail)}`) : ''}`);
+        if (e.step) this.line(`${this.paint(36, '▸')} ${e.of ? this.paint(2, `[${String(e.index)}/${String(e.of)}] `) : ''}${step}${e.detail ? this.paint(2, `  ${String(e.detail)}`) : ''}`);
         else this.line(this.paint(1, `tickvault ${e.runbook}${e.command ? ` ${String(e.command)}` : ''} · run ${e.run}${e.dryRun ? ' · DRY RUN' : ''}`));
         break;
       case 'plan':

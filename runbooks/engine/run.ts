@@ -7,7 +7,7 @@ import { codeOf, exitCodeOf, messageOf, TickvaultError, type ExitCode } from './
 import { acquireFileLock } from './lock';
 import type { Masker } from './mask';
 import { auditDir } from './paths';
-import { ProgressBar } from './progress';
+import { ProgressBar, progressEstimate, type ProgressEstimate } from './progress';
 import { confirmDestructive, type ConfirmRequest } from './prompt';
 
 export interface RunOptions {
@@ -148,6 +148,13 @@ export class Run {
     this.changing = true;
   }
 
+  private stepsStarted = 0;
+  private stepsExpected = 0;
+  /** The number of steps this run will take, when the runbook knows it: start events then say "step N of M". */
+  expectSteps(total: number): void {
+    this.stepsExpected = this.stepsStarted + total;
+  }
+
   onCleanup(fn: () => Promise<void> | void): void {
     this.cleanups.unshift(fn);
   }
@@ -174,14 +181,22 @@ export class Run {
     let note: string | undefined;
     let status: 'ok' | 'failed' = 'ok';
     const bar = this.json ? undefined : new ProgressBar(name, (this.opts.stderr ?? process.stderr) as NodeJS.WriteStream);
-    this.emit('start', name, opts.detail ? { detail: opts.detail } : {});
+    this.stepsStarted++;
+    const position = this.stepsExpected ? { index: this.stepsStarted, of: Math.max(this.stepsExpected, this.stepsStarted) } : {};
+    this.emit('start', name, { ...(opts.detail ? { detail: opts.detail } : {}), ...position });
+    let lastDone = 0;
     const ctx: StepContext = {
       progress: (done, total, unit = '') => {
-        bar?.update(done, total, unit);
+        // Never backwards: a parsed tool log may repeat or overshoot; total grows to cover done.
+        done = Math.max(done, lastDone);
+        total = Math.max(total, done);
+        lastDone = done;
+        const estimate = progressEstimate(done, total, performance.now() - started);
+        bar?.update(done, total, unit, estimate);
         const now = Date.now();
         if (now - this.lastProgressEvent >= 1000 || done >= total) {
           this.lastProgressEvent = now;
-          if (this.json || this.audit) this.emitProgress(name, done, total, unit);
+          if (this.json || this.audit) this.emitProgress(name, done, total, unit, estimate);
         }
       },
       record: (extra) => Object.assign(fields, extra),
@@ -210,9 +225,9 @@ export class Run {
     }
   }
 
-  private emitProgress(step: string, done: number, total: number, unit: string): void {
+  private emitProgress(step: string, done: number, total: number, unit: string, estimate: ProgressEstimate): void {
     if (this.finished) return;
-    const record: RunEvent = { ts: new Date().toISOString(), run: this.id, runbook: this.runbook, step, event: 'progress', done, total, unit };
+    const record: RunEvent = { ts: new Date().toISOString(), run: this.id, runbook: this.runbook, step, event: 'progress', done, total, unit, ...estimate };
     for (const sink of this.sinks) if (!(sink instanceof HumanSink)) sink.write(record);
   }
 
