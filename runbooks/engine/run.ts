@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Writable } from 'node:stream';
-import { AuditSink, JsonSink, type EventKind, type EventSink, type RunEvent } from './events';
+import { AuditSink, DocumentSink, JsonSink, type EventKind, type EventSink, type RunEvent } from './events';
 import { HumanSink } from './human';
 import { codeOf, exitCodeOf, messageOf, TickvaultError, type ExitCode } from './errors';
 import { acquireFileLock } from './lock';
@@ -21,6 +21,8 @@ export interface RunOptions {
   stderr?: Writable;
   /** Write the JSONL audit log (on by default). */
   audit?: boolean;
+  /** --json prints one JSON document (the summary) instead of an event stream: listings. */
+  document?: boolean;
 }
 
 export interface StepOptions<T> {
@@ -100,7 +102,7 @@ export class Run {
     this.json = opts.json;
     this.masker = opts.masker;
     this.stdout = opts.stdout ?? process.stdout;
-    if (opts.json) this.sinks.push(new JsonSink(opts.masker, this.stdout));
+    if (opts.json) this.sinks.push(opts.document ? new DocumentSink(opts.masker, this.stdout) : new JsonSink(opts.masker, this.stdout));
     else this.sinks.push(new HumanSink(opts.masker, opts.stderr ?? process.stderr));
     if (opts.audit !== false) {
       this.audit = new AuditSink(opts.masker, auditDir(), opts.runbook, this.id);
@@ -131,6 +133,11 @@ export class Run {
 
   info(message: string, fields: Record<string, unknown> = {}): void {
     this.emit('info', undefined, { message, ...fields });
+  }
+
+  /** Text for stdout that is the command's answer (a listing); with --json the summary carries it instead. */
+  print(text: string): void {
+    if (!this.json && !this.finished) this.stdout.write(this.masker.mask(text) + '\n');
   }
 
   /** Record a line of zx's command log in the audit trail (masked). */
