@@ -192,6 +192,7 @@ export class Run {
     const position = this.stepsExpected ? { index: this.stepsStarted, of: Math.max(this.stepsExpected, this.stepsStarted) } : {};
     this.emit('start', name, { ...(opts.detail ? { detail: opts.detail } : {}), ...position });
     let lastDone = 0;
+    let lastSent = '';
     const ctx: StepContext = {
       progress: (done, total, unit = '') => {
         // Never backwards: a parsed tool log may repeat or overshoot; total grows to cover done.
@@ -201,8 +202,11 @@ export class Run {
         const estimate = progressEstimate(done, total, performance.now() - started);
         bar?.update(done, total, unit, estimate);
         const now = Date.now();
-        if (now - this.lastProgressEvent >= 1000 || done >= total) {
+        // Sampled once a second; completion always, but once.
+        const complete = done >= total && lastSent !== `${done}/${total}`;
+        if (now - this.lastProgressEvent >= 1000 || complete) {
           this.lastProgressEvent = now;
+          lastSent = `${done}/${total}`;
           if (this.json || this.audit) this.emitProgress(name, done, total, unit, estimate);
         }
       },

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { $ } from 'zx';
 import { VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
+import { formatBytes } from '../../engine/format';
 import type { Run } from '../../engine/run';
 import { backupPrefix, writeManifest, type Manifest } from '../../repository/manifest';
 import { startBackup } from '../../repository/writing-lease';
@@ -98,7 +99,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     const uploaded = await uploadDir(opts.repo, `${backupPrefix(opts.env, 'postgres', id)}/dump`, staging);
     const bytes = uploaded.reduce((sum, f) => sum + f.size, 0);
     step.record({ files: uploaded.length, bytes });
-    step.note(`${uploaded.length} files, ${(bytes / 1048576).toFixed(1)} MiB → ${opts.repo.url}`);
+    step.note(`${uploaded.length} files, ${formatBytes(bytes)} → ${opts.repo.url}`);
     return uploaded.map((f) => ({ ...f, path: `dump/${f.path}` }));
   });
 
