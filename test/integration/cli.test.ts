@@ -87,7 +87,8 @@ describe('where it acts', () => {
   it('announces each target with host, port, database and origin, never the password', () => {
     const fromFile = run(['backup', 'list', '--json']);
     expect(fromFile.code).toBe(0);
-    const repo = fromFile.events.find((e) => e.event === 'target' && e.setting === 'BACKUP_REPO');
+    // A listing's --json is one document: its targets are folded into it.
+    const repo = (fromFile.events[0]!.targets as Record<string, unknown>[]).find((t) => t.setting === 'BACKUP_REPO');
     expect(repo).toMatchObject({ origin: 'local-stack', where: expect.stringMatching(/^s3 bucket /) });
 
     const viaEnv = run(['validate', '--dry-run', '--json'], { DATABASE_URL: stack.postgresUrl });
