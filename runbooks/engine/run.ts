@@ -177,8 +177,10 @@ export class Run {
   }
 
   async step<T>(name: string, fn: (ctx: StepContext) => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {
+    this.stepsStarted++;
+    const position = this.stepsExpected ? { index: this.stepsStarted, of: Math.max(this.stepsExpected, this.stepsStarted) } : {};
     if (this.dryRun && !opts.readOnly) {
-      this.emit('plan', name, { detail: opts.detail, destructive: Boolean(opts.confirm) });
+      this.emit('plan', name, { detail: opts.detail, destructive: Boolean(opts.confirm), ...position });
       this.steps.push({ step: name, ms: 0, status: 'planned' });
       return opts.dryRunResult as T;
     }
@@ -188,8 +190,6 @@ export class Run {
     let note: string | undefined;
     let status: 'ok' | 'failed' = 'ok';
     const bar = this.json ? undefined : new ProgressBar(name, (this.opts.stderr ?? process.stderr) as NodeJS.WriteStream);
-    this.stepsStarted++;
-    const position = this.stepsExpected ? { index: this.stepsStarted, of: Math.max(this.stepsExpected, this.stepsStarted) } : {};
     this.emit('start', name, { ...(opts.detail ? { detail: opts.detail } : {}), ...position });
     let lastDone = 0;
     let lastSent = '';

@@ -115,6 +115,8 @@ describe('drill --dry-run', () => {
     const events = ndjson(out.stdout);
     const planned = events.filter((e) => e.event === 'plan').map((e) => e.step);
     expect(planned).toHaveLength(10);
+    // Every step says where it stands: step N of M.
+    expect(events.filter((e) => e.event === 'plan').map((e) => `${String(e.index)}/${String(e.of)}`)).toEqual(Array.from({ length: 10 }, (_, i) => `${i + 1}/10`));
     expect(planned.filter((s) => String(s).startsWith('disaster '))).toHaveLength(4);
     expect(fs.existsSync(path.join(home, 'drill'))).toBe(false);
     fs.rmSync(home, { recursive: true, force: true });
