@@ -141,6 +141,10 @@ describe('backup ids, list and info, progress', () => {
     const list = JSON.parse((await runRunbook('backup', ['list', '--json'], { env })).stdout) as { backups: { id: string; verified: boolean | null }[] };
     expect(list.backups.find((b) => b.id === ids[0])!.verified).toBe(true);
 
+    const latest = await runRunbook('backup', ['info', 'latest', '--store', 'postgres', '--json'], { env });
+    expect(latest.code, latest.stdout).toBe(0);
+    expect((JSON.parse(latest.stdout) as { backup: { id: string } }).backup.id).toBe(physicalId);
+
     const ambiguous = await runRunbook('backup', ['info', 'postgres-logical-', '--json'], { env });
     expect(ambiguous.code).toBe(2);
     const doc = JSON.parse(ambiguous.stdout) as { ok: boolean; error: { message: string } };
