@@ -70,6 +70,8 @@ await runCli({
   async main({ run, flags }) {
     const scale = scaleFlag(flags, 0.1);
     const home = path.join(stateRoot(), 'drill');
+    // The plan is the run's steps: each starts as "step N of M".
+    run.expectSteps(DRY_RUN_PLAN.length);
     if (run.dryRun) {
       // The plan only: nothing is started, seeded or harmed.
       for (const [name, detail] of DRY_RUN_PLAN) await run.step(name, async () => undefined, { detail });
@@ -158,7 +160,11 @@ await runCli({
 
     const report: DrillReport = { run: run.id, startedAt: started.toISOString(), finishedAt: new Date().toISOString(), scale, ...(timescale ? { timescaledb: timescale.version, timescaleLayout: timescale.layout } : {}), passed: scenarios.every((s) => s.passed) && rehearsals.every((r) => r.passed), backups, scenarios, rehearsals, skipped };
     const dir = stringFlag(flags, 'report-dir') ?? path.join(projectRoot, 'reports', `drill-${run.id}`);
-    const files = writeReports(dir, report);
+    const files = await run.step('write the reports', async (step) => {
+      const written = writeReports(dir, report);
+      step.note(dir);
+      return written;
+    });
     run.info(`report: ${files.markdown} (also .json, .html)`);
     run.report({ passed: report.passed, timescaledb: timescale?.version ?? null, scenarios: scenarios.map((s) => ({ name: s.name, scenario: s.scenario, passed: s.passed, rtoMs: s.rtoMs, rpoMs: s.rpoMs })), rehearsals: rehearsals.map((r) => ({ plan: r.plan, passed: r.passed })), reports: files, skipped });
     if (!report.passed) throw new VerificationError(`${scenarios.filter((s) => !s.passed).length} of ${scenarios.length} drill scenarios and ${rehearsals.filter((r) => !r.passed).length} of ${rehearsals.length} rehearsals failed`);

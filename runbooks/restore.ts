@@ -10,7 +10,9 @@ Usage: npx tsx runbooks/restore.ts <postgres|redis|qdrant> <which> [target] [fla
 
 Which backup (exactly one):
   --latest               the newest good backup (postgres: --kind logical|physical)
-  --backup ID            a backup id from "backup.ts list"
+  --backup ID            a backup id from "backup list", any unique prefix of
+                         one, a pgBackRest label, or "latest" (= --latest);
+                         an ambiguous prefix lists the candidates (exit 2)
   --to-time ISO          postgres point-in-time recovery through pgBackRest
 
 Where to (default: somewhere new; the live data is never touched):

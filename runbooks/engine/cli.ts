@@ -36,6 +36,8 @@ export interface RunbookSpec {
   audit?: boolean;
   /** Commands that only read and report (list, status): they leave no audit log behind. */
   readOnlyCommands?: readonly string[];
+  /** Commands whose --json answer is one JSON document (listings), not an event stream. */
+  documentCommands?: readonly string[];
   main(ctx: CliContext): Promise<CommandResult | void>;
 }
 
@@ -144,6 +146,7 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
     stdout,
     stderr,
     audit: spec.audit !== false && !spec.readOnlyCommands?.includes(command ?? ''),
+    document: Boolean(spec.documentCommands?.includes(command ?? '')),
   });
   (await import('./shell')).routeZxLog(run);
   guardExitCode(run);

@@ -29,6 +29,24 @@ export class JsonSink implements EventSink {
   close(): void {}
 }
 
+/**
+ * `--json` for listings (backup list, backup info): ONE JSON document on
+ * stdout, like `pgbackrest info --output=json`. It is the run's summary
+ * line (so the NDJSON contract's "last line is the summary" still holds),
+ * with the announced targets and the warnings folded in.
+ */
+export class DocumentSink implements EventSink {
+  private readonly targets: Record<string, unknown>[] = [];
+  private readonly warnings: string[] = [];
+  constructor(private readonly masker: Masker, private readonly out: Writable = process.stdout) {}
+  write(event: RunEvent): void {
+    if (event.event === 'target') this.targets.push({ setting: event.setting, where: event.where, origin: event.origin });
+    else if (event.event === 'warn') this.warnings.push(String(event.message));
+    else if (event.event === 'summary') this.out.write(this.masker.maskJson({ ...event, targets: this.targets, warnings: this.warnings }) + '\n');
+  }
+  close(): void {}
+}
+
 /** Append-only JSONL audit log, one file per run, fsynced on close. */
 export class AuditSink implements EventSink {
   private readonly fd: number;

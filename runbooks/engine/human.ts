@@ -26,11 +26,11 @@ export class HumanSink implements EventSink {
     const step = e.step ?? '';
     switch (e.event) {
       case 'start':
-        if (e.step) this.line(`${this.paint(36, '▸')} ${step}${e.detail ? this.paint(2, `  ${String(e.detail)}`) : ''}`);
+        if (e.step) this.line(`${this.paint(36, '▸')} ${e.of ? this.paint(2, `[${String(e.index)}/${String(e.of)}] `) : ''}${step}${e.detail ? this.paint(2, `  ${String(e.detail)}`) : ''}`);
         else this.line(this.paint(1, `tickvault ${e.runbook}${e.command ? ` ${String(e.command)}` : ''} · run ${e.run}${e.dryRun ? ' · DRY RUN' : ''}`));
         break;
       case 'plan':
-        this.line(`${this.paint(33, '○')} ${step}${e.detail ? this.paint(2, `  ${String(e.detail)}`) : ''}  ${this.paint(2, '(dry run: not executed)')}`);
+        this.line(`${this.paint(33, '○')} ${e.of ? this.paint(2, `[${String(e.index)}/${String(e.of)}] `) : ''}${step}${e.detail ? this.paint(2, `  ${String(e.detail)}`) : ''}  ${this.paint(2, '(dry run: not executed)')}`);
         break;
       case 'end':
         this.line(`${e.status === 'failed' ? this.paint(31, '✗') : this.paint(32, '✓')} ${step.padEnd(44)} ${formatMs(Number(e.ms ?? 0))}${e.note ? this.paint(2, `  ${String(e.note)}`) : ''}`);

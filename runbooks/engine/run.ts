@@ -1,13 +1,13 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
 import type { Writable } from 'node:stream';
-import { AuditSink, JsonSink, type EventKind, type EventSink, type RunEvent } from './events';
+import { AuditSink, DocumentSink, JsonSink, type EventKind, type EventSink, type RunEvent } from './events';
 import { HumanSink } from './human';
 import { codeOf, exitCodeOf, messageOf, TickvaultError, type ExitCode } from './errors';
 import { acquireFileLock } from './lock';
 import type { Masker } from './mask';
 import { auditDir } from './paths';
-import { ProgressBar } from './progress';
+import { ProgressBar, progressEstimate, type ProgressEstimate } from './progress';
 import { confirmDestructive, type ConfirmRequest } from './prompt';
 
 export interface RunOptions {
@@ -21,6 +21,8 @@ export interface RunOptions {
   stderr?: Writable;
   /** Write the JSONL audit log (on by default). */
   audit?: boolean;
+  /** --json prints one JSON document (the summary) instead of an event stream: listings. */
+  document?: boolean;
 }
 
 export interface StepOptions<T> {
@@ -100,7 +102,7 @@ export class Run {
     this.json = opts.json;
     this.masker = opts.masker;
     this.stdout = opts.stdout ?? process.stdout;
-    if (opts.json) this.sinks.push(new JsonSink(opts.masker, this.stdout));
+    if (opts.json) this.sinks.push(opts.document ? new DocumentSink(opts.masker, this.stdout) : new JsonSink(opts.masker, this.stdout));
     else this.sinks.push(new HumanSink(opts.masker, opts.stderr ?? process.stderr));
     if (opts.audit !== false) {
       this.audit = new AuditSink(opts.masker, auditDir(), opts.runbook, this.id);
@@ -133,6 +135,11 @@ export class Run {
     this.emit('info', undefined, { message, ...fields });
   }
 
+  /** Text for stdout that is the command's answer (a listing); with --json the summary carries it instead. */
+  print(text: string): void {
+    if (!this.json && !this.finished) this.stdout.write(this.masker.mask(text) + '\n');
+  }
+
   /** Record a line of zx's command log in the audit trail (masked). */
   auditRaw(record: Record<string, unknown>): void {
     if (this.finished) return;
@@ -146,6 +153,13 @@ export class Run {
    */
   markChanged(): void {
     this.changing = true;
+  }
+
+  private stepsStarted = 0;
+  private stepsExpected = 0;
+  /** The number of steps this run will take, when the runbook knows it: start events then say "step N of M". */
+  expectSteps(total: number): void {
+    this.stepsExpected = this.stepsStarted + total;
   }
 
   onCleanup(fn: () => Promise<void> | void): void {
@@ -163,8 +177,10 @@ export class Run {
   }
 
   async step<T>(name: string, fn: (ctx: StepContext) => Promise<T>, opts: StepOptions<T> = {}): Promise<T> {
+    this.stepsStarted++;
+    const position = this.stepsExpected ? { index: this.stepsStarted, of: Math.max(this.stepsExpected, this.stepsStarted) } : {};
     if (this.dryRun && !opts.readOnly) {
-      this.emit('plan', name, { detail: opts.detail, destructive: Boolean(opts.confirm) });
+      this.emit('plan', name, { detail: opts.detail, destructive: Boolean(opts.confirm), ...position });
       this.steps.push({ step: name, ms: 0, status: 'planned' });
       return opts.dryRunResult as T;
     }
@@ -174,14 +190,24 @@ export class Run {
     let note: string | undefined;
     let status: 'ok' | 'failed' = 'ok';
     const bar = this.json ? undefined : new ProgressBar(name, (this.opts.stderr ?? process.stderr) as NodeJS.WriteStream);
-    this.emit('start', name, opts.detail ? { detail: opts.detail } : {});
+    this.emit('start', name, { ...(opts.detail ? { detail: opts.detail } : {}), ...position });
+    let lastDone = 0;
+    let lastSent = '';
     const ctx: StepContext = {
       progress: (done, total, unit = '') => {
-        bar?.update(done, total, unit);
+        // Never backwards: a parsed tool log may repeat or overshoot; total grows to cover done.
+        done = Math.max(done, lastDone);
+        total = Math.max(total, done);
+        lastDone = done;
+        const estimate = progressEstimate(done, total, performance.now() - started);
+        bar?.update(done, total, unit, estimate);
         const now = Date.now();
-        if (now - this.lastProgressEvent >= 1000 || done >= total) {
+        // Sampled once a second; completion always, but once.
+        const complete = done >= total && lastSent !== `${done}/${total}`;
+        if (now - this.lastProgressEvent >= 1000 || complete) {
           this.lastProgressEvent = now;
-          if (this.json || this.audit) this.emitProgress(name, done, total, unit);
+          lastSent = `${done}/${total}`;
+          if (this.json || this.audit) this.emitProgress(name, done, total, unit, estimate);
         }
       },
       record: (extra) => Object.assign(fields, extra),
@@ -210,9 +236,9 @@ export class Run {
     }
   }
 
-  private emitProgress(step: string, done: number, total: number, unit: string): void {
+  private emitProgress(step: string, done: number, total: number, unit: string, estimate: ProgressEstimate): void {
     if (this.finished) return;
-    const record: RunEvent = { ts: new Date().toISOString(), run: this.id, runbook: this.runbook, step, event: 'progress', done, total, unit };
+    const record: RunEvent = { ts: new Date().toISOString(), run: this.id, runbook: this.runbook, step, event: 'progress', done, total, unit, ...estimate };
     for (const sink of this.sinks) if (!(sink instanceof HumanSink)) sink.write(record);
   }
 

@@ -5,31 +5,18 @@ import { durationWithDaysAlias } from '../engine/duration';
 import { LockHeldError, UsageError, VerificationError } from '../engine/errors';
 import { acquireFileLock, type Lock } from '../engine/lock';
 import type { Run } from '../engine/run';
-import { backupIdFlag, backupIdTime } from '../repository/ids';
-import { backupLockKey, isGood, listBackups, readManifest, recordVerification, scanBackups, STORES, type Manifest, type RepositoryScan, type Store } from '../repository/manifest';
+import { backupIdTime } from '../repository/ids';
+import { resolveBackupId } from '../repository/resolve-id';
+import { describeBackup, infoCommand, listCommand, reportScan, summarise } from './backup-listing';
+import { backupLockKey, listBackups, readManifest, recordVerification, scanBackups, STORES, type Manifest, type RepositoryScan, type Store } from '../repository/manifest';
 import type { Repository } from '../repository/repository';
 import { planPrune, verificationCandidates } from '../repository/retention';
-import { sourceLabel } from '../repository/backup-source';
 import { verifyArtifacts } from '../repository/transfer';
 import { stillWriting } from '../repository/writing-lease';
 import { pgbackrest, requireConfig } from '../stores/postgres/pgbackrest';
 import { recoveryContext } from './context';
 import { publishFreshness } from './freshness-metric';
 import { postgresIdentity, serviceIdentity } from './target-identity';
-
-const summarise = (m: Manifest) => ({
-  id: m.id,
-  store: m.store,
-  kind: m.kind,
-  source: sourceLabel(m),
-  finishedAt: m.finishedAt,
-  recoveryPoint: m.recoveryPoint ?? null,
-  dataUpTo: m.dataUpTo,
-  bytes: m.files.reduce((sum, f) => sum + f.size, 0),
-  files: m.files.length,
-  tables: m.tables.length,
-  ...(m.details.label ? { label: m.details.label } : {}),
-});
 
 async function backupStore(ctx: CliContext, store: Store): Promise<Manifest | undefined> {
   const { run, flags, settings } = ctx;
@@ -70,7 +57,7 @@ export async function backupCommand(ctx: CliContext): Promise<CommandResult> {
     return await dispatch(ctx);
   } finally {
     // After every run that can change freshness, failed ones included (TICKVAULT_METRICS; see freshness-metric.ts).
-    if (ctx.command !== 'list' && !ctx.run.dryRun && ctx.settings.get('TICKVAULT_METRICS')) {
+    if (ctx.command !== 'list' && ctx.command !== 'info' && !ctx.run.dryRun && ctx.settings.get('TICKVAULT_METRICS')) {
       try {
         await publishFreshness(ctx.run, ctx.settings, recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo')));
       } catch (error) {
@@ -82,7 +69,8 @@ export async function backupCommand(ctx: CliContext): Promise<CommandResult> {
 
 async function dispatch(ctx: CliContext): Promise<CommandResult> {
   const { command } = ctx;
-  if (command === 'list') return list(ctx);
+  if (command === 'list') return listCommand(ctx, ORPHAN_HOURS);
+  if (command === 'info') return infoCommand(ctx);
   if (command === 'verify') return verify(ctx);
   if (command === 'prune') return prune(ctx);
   const stores: Store[] = command === 'all' ? ['postgres', 'redis', ...(ctx.settings.get('QDRANT_URL', stringFlag(ctx.flags, 'qdrant-url')) ? (['qdrant'] as const) : [])] : [command as Store];
@@ -92,40 +80,11 @@ async function dispatch(ctx: CliContext): Promise<CommandResult> {
     const manifest = await backupStore(ctx, store);
     if (manifest) {
       made.push(manifest);
+      ctx.run.info(`backup ${describeBackup(manifest)}`, { backupId: manifest.id, ...(manifest.details.label ? { label: manifest.details.label } : {}) });
       ctx.run.report({ backups: made.map(summarise) });
     }
   }
   return { figures: { ...(made.length === 1 ? { id: made[0]!.id } : {}), ids: made.map((m) => m.id), backups: made.map(summarise) } };
-}
-
-async function list({ run, flags, settings }: CliContext): Promise<CommandResult> {
-  const { repo, env } = recoveryContext(settings, stringFlag(flags, 'repo'));
-  const store = stringFlag(flags, 'store') as Store | undefined;
-  if (store && !STORES.includes(store)) throw new UsageError(`--store must be one of ${STORES.join(', ')}`);
-  const scan = await run.step('read manifests', () => scanBackups(repo, env, store), { readOnly: true });
-  const entries = scan.entries;
-  reportScan(run, scan);
-  for (const e of entries) {
-    const s = summarise(e.manifest);
-    const verified = e.verification ? (e.verification.ok ? `verified ${e.verification.at.slice(0, 16)}` : 'FAILED VERIFY') : 'not re-verified';
-    run.info(`${s.id.padEnd(46)} ${s.source.padEnd(32)} ${s.finishedAt.slice(0, 19)}  ${(s.bytes / 1048576).toFixed(1).padStart(8)} MiB  data to ${s.dataUpTo?.slice(0, 19) ?? '?'}  ${verified}`);
-  }
-  return {
-    figures: {
-      repo: repo.url,
-      env,
-      count: entries.length,
-      backups: entries.map((e) => ({ ...summarise(e.manifest), good: isGood(e), verification: e.verification ?? null })),
-      problems: scan.problems,
-      incomplete: scan.incomplete.map((i) => ({ id: i.id, store: i.store, prefix: i.prefix, files: i.keys.length })),
-    },
-  };
-}
-
-/** Damaged or unauthentic files, and folders without a manifest: named, never fatal for the others. */
-function reportScan(run: Run, scan: RepositoryScan): void {
-  for (const p of scan.problems) run.warn(`skipped ${p.key}: ${p.problem}`, { key: p.key });
-  for (const i of scan.incomplete) run.warn(`incomplete backup ${i.prefix}: no manifest yet (${i.keys.length} file(s); being written, or left by a killed run); "backup prune" removes it once it is ${ORPHAN_HOURS} h old and its writer is gone`, { key: i.prefix });
 }
 
 /** A folder without a manifest younger than this may belong to a backup still running. */
@@ -148,17 +107,19 @@ async function verifyBackup(run: Run, repo: Repository, manifest: Manifest, sett
 }
 
 async function verify({ run, args, flags, settings }: CliContext): Promise<CommandResult> {
-  if (!args[0]) throw new UsageError('verify needs a backup id (see: backup.ts list), or "latest --store s"');
-  if (args[0] !== 'latest') backupIdFlag(args[0], 'verify');
+  if (!args[0]) throw new UsageError('verify needs a backup id or a unique prefix of one (see: backup list), or "latest --store s"');
   const { repo, env } = recoveryContext(settings, stringFlag(flags, 'repo'));
-  const id = args[0] === 'latest' ? await latestId(repo, env, stringFlag(flags, 'store')) : args[0];
+  const store = stringFlag(flags, 'store') as Store | undefined;
+  if (store && !STORES.includes(store)) throw new UsageError(`--store must be one of ${STORES.join(', ')}`);
+  const id = args[0] === 'latest' ? await latestId(repo, env, store) : await resolveBackupId(repo, env, args[0], { flag: 'verify', ...(store ? { store } : {}) });
   const manifest = await run.step('read manifest', () => readManifest(repo, env, id), { readOnly: true });
   const problems = await run.step('re-read every artifact, check sha256 and the folder holds exactly the manifest\'s files', async (step) => {
     const found = await verifyBackup(run, repo, manifest, settings, (d, t) => step.progress(d, t, 'files'));
     step.note(`${manifest.files.length} files`);
     return found;
   }, { readOnly: true });
-  run.report({ id, ok: problems.length === 0, problems });
+  run.info(`verified ${describeBackup(manifest)}: ${problems.length ? `${problems.length} problem(s)` : 'ok'}`);
+  run.report({ id, ...(manifest.details.label ? { label: manifest.details.label } : {}), ok: problems.length === 0, problems });
   if (problems.length) throw new VerificationError(`backup ${id} failed verification: ${problems.join('; ')}`);
   return { figures: { id, files: manifest.files.length } };
 }
@@ -181,7 +142,7 @@ async function prune({ run, flags, settings }: CliContext): Promise<CommandResul
   // Prune excludes backups and restores of the same env's backups: one lock over the env's folder.
   await run.lock(`repository:${repo.url}/${env}`);
   const scan = await run.step('read manifests', () => scanBackups(repo, env), { readOnly: true });
-  reportScan(run, scan);
+  reportScan(run, scan, ORPHAN_HOURS);
   const now = new Date();
   // Only a verified backup may cover an older one: verify the unverified newer ones first (newest first).
   const candidates = verificationCandidates(scan.entries, now, days);

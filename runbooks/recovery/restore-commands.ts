@@ -5,6 +5,8 @@ import { TargetMissedError, UsageError } from '../engine/errors';
 import type { Run } from '../engine/run';
 import { backupLockKey, isGood, listBackups, readManifest, type Manifest, type Store } from '../repository/manifest';
 import { sourceLabel } from '../repository/backup-source';
+import { resolveBackupId } from '../repository/resolve-id';
+import { describeBackup } from './backup-listing';
 import { databaseName, withDatabase } from '../stores/postgres/binaries';
 import { withClient } from '../stores/postgres/connect';
 import { requireConfig } from '../stores/postgres/pgbackrest';
@@ -49,7 +51,8 @@ async function postgresScope(url: string): Promise<Scope> {
 /** --backup ID, or --latest: the newest good backup of that store (and kind) and source. */
 async function chooseBackup(ctx: CliContext, store: Store, kind?: string, scope?: Scope): Promise<Manifest> {
   const { repo, env } = recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo'));
-  const id = stringFlag(ctx.flags, 'backup');
+  const spec = stringFlag(ctx.flags, 'backup');
+  const id = spec && spec !== 'latest' ? await resolveBackupId(repo, env, spec, { flag: '--backup', store }) : undefined;
   let manifest: Manifest;
   if (id) {
     manifest = await readManifest(repo, env, id);
@@ -68,7 +71,25 @@ async function chooseBackup(ctx: CliContext, store: Store, kind?: string, scope?
   }
   // Held while the backup is read, so prune cannot delete it under a restore.
   if (!ctx.run.dryRun) await ctx.run.lock(backupLockKey(repo.url, env, manifest.id));
+  ctx.run.info(`restoring from backup ${describeBackup(manifest)}`, { backupId: manifest.id, ...(manifest.details.label ? { label: manifest.details.label } : {}) });
+  ctx.run.report({ backupId: manifest.id, ...(manifest.details.label ? { label: String(manifest.details.label) } : {}) });
   return manifest;
+}
+
+/**
+ * The backup a point-in-time restore starts from: pgBackRest takes the
+ * newest set that ended before the target time; named here so the run says
+ * which (informational: pgBackRest makes the choice).
+ */
+async function pitrBase(ctx: CliContext, toTime: Date): Promise<Manifest | undefined> {
+  const { repo, env } = recoveryContext(ctx.settings, stringFlag(ctx.flags, 'repo'));
+  const physical = (await listBackups(repo, env, 'postgres')).filter((e) => e.manifest.kind === 'physical' && isGood(e));
+  const base = physical.filter((e) => (e.manifest.recoveryPoint ?? e.manifest.finishedAt) <= toTime.toISOString()).at(-1)?.manifest;
+  if (base) {
+    ctx.run.info(`point-in-time restore to ${toTime.toISOString()} starts from backup ${describeBackup(base)}`, { backupId: base.id, label: base.details.label });
+    ctx.run.report({ backupId: base.id, label: String(base.details.label) });
+  }
+  return base;
 }
 
 /** A manifest's recovery point: recorded by the backup, or what an older manifest lets us tell. */
@@ -94,32 +115,34 @@ function judge(run: Run, scenario: Scenario, incidentTime: Date | undefined, rec
 export async function restoreCommand(ctx: CliContext): Promise<CommandResult> {
   const { run, flags, settings } = ctx;
   const store = ctx.command as Store;
-  const latest = Boolean(flags.latest);
-  const backupId = stringFlag(flags, 'backup');
+  // --backup latest is the same as --latest (chooseBackup); any other --backup is an id, a unique prefix or a pgBackRest label.
+  const backupSpec = stringFlag(flags, 'backup') === 'latest' ? undefined : stringFlag(flags, 'backup');
   const toTime = parseTime('to-time', stringFlag(flags, 'to-time'));
   const incidentTime = parseTime('incident-time', stringFlag(flags, 'incident-time'));
   const inPlace = Boolean(flags['in-place']);
   const targetFlag = stringFlag(flags, 'target-url');
-  if ([latest, Boolean(backupId), Boolean(toTime)].filter(Boolean).length !== 1) throw new UsageError('choose exactly one of --latest, --backup <id>, --to-time <ISO timestamp>');
+  if ([Boolean(flags.latest), Boolean(stringFlag(flags, 'backup')), Boolean(toTime)].filter(Boolean).length !== 1) throw new UsageError('choose exactly one of --latest, --backup <id>, --to-time <ISO timestamp>');
   if (inPlace && targetFlag) throw new UsageError('--in-place and --target-url exclude each other');
   const scenarioFlag = stringFlag(flags, 'scenario') as Scenario | undefined;
   if (scenarioFlag && !SCENARIOS.includes(scenarioFlag)) throw new UsageError(`--scenario must be one of ${SCENARIOS.join(', ')}`);
   const override = settings.get('TICKVAULT_OBJECTIVES');
-  const { repo } = recoveryContext(settings, stringFlag(flags, 'repo'));
+  const { repo, env } = recoveryContext(settings, stringFlag(flags, 'repo'));
+  // Resolved before anything else, so a physical backup is recognised by a prefix or label too.
+  const backupId = backupSpec ? await resolveBackupId(repo, env, backupSpec, { flag: '--backup', store }) : undefined;
 
   if (store === 'postgres') {
     const sourceUrl = validated('DATABASE_URL', postgresUrl, settings.require('DATABASE_URL', stringFlag(flags, 'database-url'), '--database-url'));
     const kindFlag = stringFlag(flags, 'kind');
     if (toTime || kindFlag === 'physical' || (backupId && backupId.startsWith('postgres-physical-'))) {
       if (inPlace || targetFlag) throw new UsageError('physical and point-in-time restores go into a new cluster; --in-place/--target-url do not apply (repoint clients to the reported targetUrl)');
-      const manifest = toTime ? undefined : await chooseBackup(ctx, 'postgres', 'physical', await postgresScope(sourceUrl));
+      const manifest = toTime ? await pitrBase(ctx, toTime) : await chooseBackup(ctx, 'postgres', 'physical', await postgresScope(sourceUrl));
       const target = requireConfig({ configFile: settings.get('PGBACKREST_CONFIG'), stanza: settings.get('PGBACKREST_STANZA') });
       await run.lock(`pgbackrest:${target.stanza}`);
       // --latest replays every archived WAL segment; --backup stops at that backup's end.
       const { physicalRestore } = await import('../stores/postgres/physical-restore');
       const { localClusterProvisioner } = await import('./local-clusters');
-      const result = await physicalRestore(run, { pgbackrest: target, sourceUrl, provisioner: localClusterProvisioner(), ...(toTime ? { toTime } : {}), ...(backupId ? { label: String(manifest!.details.label) } : {}) });
-      run.report({ backupId: manifest?.id ?? null, kind: 'physical', targetUrl: result.targetUrl, dataDir: result.dataDir, recoveryTarget: result.recoveryTarget, lastReplayedCommit: result.lastReplayedCommit, tables: result.tables, rows: result.rows, verified: ['pgBackRest checksums during restore', 'recovery reached the target and promoted', 'every table readable'], fingerprintCompared: false });
+      const result = await physicalRestore(run, { pgbackrest: target, sourceUrl, provisioner: localClusterProvisioner(), ...(toTime ? { toTime } : {}), ...(backupId && !toTime ? { label: String(manifest!.details.label) } : {}) });
+      run.report({ backupId: manifest?.id ?? null, ...(manifest ? { label: String(manifest.details.label) } : {}), kind: 'physical', targetUrl: result.targetUrl, dataDir: result.dataDir, recoveryTarget: result.recoveryTarget, lastReplayedCommit: result.lastReplayedCommit, tables: result.tables, rows: result.rows, verified: ['pgBackRest checksums during restore', 'recovery reached the target and promoted', 'every table readable'], fingerprintCompared: false });
       if (!run.dryRun) judge(run, scenarioFlag ?? (toTime ? 'corruption' : 'full-failure'), incidentTime, result.recoveryPoint, result.newestData, override);
       return { figures: {} };
     }

@@ -87,7 +87,8 @@ describe('where it acts', () => {
   it('announces each target with host, port, database and origin, never the password', () => {
     const fromFile = run(['backup', 'list', '--json']);
     expect(fromFile.code).toBe(0);
-    const repo = fromFile.events.find((e) => e.event === 'target' && e.setting === 'BACKUP_REPO');
+    // A listing's --json is one document: its targets are folded into it.
+    const repo = (fromFile.events[0]!.targets as Record<string, unknown>[]).find((t) => t.setting === 'BACKUP_REPO');
     expect(repo).toMatchObject({ origin: 'local-stack', where: expect.stringMatching(/^s3 bucket /) });
 
     const viaEnv = run(['validate', '--dry-run', '--json'], { DATABASE_URL: stack.postgresUrl });
@@ -114,6 +115,8 @@ describe('drill --dry-run', () => {
     const events = ndjson(out.stdout);
     const planned = events.filter((e) => e.event === 'plan').map((e) => e.step);
     expect(planned).toHaveLength(10);
+    // Every step says where it stands: step N of M.
+    expect(events.filter((e) => e.event === 'plan').map((e) => `${String(e.index)}/${String(e.of)}`)).toEqual(Array.from({ length: 10 }, (_, i) => `${i + 1}/10`));
     expect(planned.filter((s) => String(s).startsWith('disaster '))).toHaveLength(4);
     expect(fs.existsSync(path.join(home, 'drill'))).toBe(false);
     fs.rmSync(home, { recursive: true, force: true });

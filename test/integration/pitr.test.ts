@@ -48,6 +48,13 @@ describe('PostgreSQL physical backups and point-in-time recovery (pgBackRest)', 
     expect(restore.code, restore.stdout).toBe(0);
     // RPO is measured from the recovery target, not from the newest row (which is older than the target).
     expect(restore.summary).toMatchObject({ kind: 'physical', objectives: { scenario: 'corruption', rpoMet: true }, recoveryPoint: { at: target.toISOString(), basis: 'recovery target time' } });
+    // pgbackrest restore reports progress by bytes, monotonic, ending at 100 of 100.
+    const progress = restore.events.filter((e) => e.event === 'progress' && String(e.step).startsWith('pgbackrest restore')) as { done: number; total: number }[];
+    // The first event is parsed from pgBackRest's log (a file's running percentage), not the closing 100.
+    expect(progress.length).toBeGreaterThan(1);
+    expect(progress[0]!.done).toBeLessThan(100);
+    for (let i = 1; i < progress.length; i++) expect(progress[i]!.done).toBeGreaterThanOrEqual(progress[i - 1]!.done);
+    expect(progress.at(-1)).toMatchObject({ done: 100, total: 100 });
     const restored = withPassword(restore.summary!.targetUrl as string);
     const rows = await query<{ n: string; min: number; max: number }>(restored, 'SELECT count(*) AS n, min(id) AS min, max(id) AS max FROM ledger');
     expect(rows[0]).toEqual({ n: '800', min: 1, max: 800 });

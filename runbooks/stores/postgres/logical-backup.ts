@@ -3,6 +3,7 @@ import path from 'node:path';
 import { $ } from 'zx';
 import { VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
+import { formatBytes } from '../../engine/format';
 import type { Run } from '../../engine/run';
 import { backupPrefix, writeManifest, type Manifest } from '../../repository/manifest';
 import { startBackup } from '../../repository/writing-lease';
@@ -10,6 +11,7 @@ import type { Repository } from '../../repository/repository';
 import { stagingDir, uploadDir } from '../../repository/transfer';
 import { libpqConnection, pgBin, toolVersion } from './binaries';
 import { stopWithRun } from './children';
+import { DUMP_TABLE_DONE, TocProgress } from './toc-progress';
 import { connect } from './connect';
 import { fingerprintTable, largeObjectsFingerprint, listTables, newestOf, sequenceStates, type TableFingerprint } from './fingerprint';
 import { serverInfo, sourceIdentity } from './server-info';
@@ -59,7 +61,11 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     const { conninfo, env } = libpqConnection(opts.databaseUrl);
     fs.mkdirSync(path.dirname(staging), { recursive: true });
     // -Z1: fast gzip; most of pg_dump's CPU goes to compression.
-    const dump = stopWithRun(run, $({ env: { ...process.env, ...env } })`${pgBin('pg_dump')} --format=directory --jobs=${opts.jobs} --compress=1 --snapshot=${snapshot} --no-password --file=${staging} --dbname=${conninfo}`);
+    const dump = stopWithRun(run, $({ env: { ...process.env, ...env } })`${pgBin('pg_dump')} --verbose --format=directory --jobs=${opts.jobs} --compress=1 --snapshot=${snapshot} --no-password --file=${staging} --dbname=${conninfo}`);
+    // Progress in tables written; partitioned parents hold no rows of their own.
+    const progress = new TocProgress((done, total) => step.progress(done, total, 'tables'));
+    progress.expect(tables.filter((t) => !partitioned.has(tableLabel(t))).length);
+    progress.watch(dump, DUMP_TABLE_DONE);
     const fingerprinting = (async () => {
       const out: TableFingerprint[] = [];
       for (const table of tables) out.push(await fingerprintTable(holder, table, { newestAsOf: at, inTransaction: true }));
@@ -75,6 +81,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
       throw error;
     }
     await holder.query('COMMIT');
+    progress.finish();
     step.record({ tables: tables.length, snapshot });
     return { fingerprints: prints.tables, largeObjects: prints.largeObjects, sequences: prints.sequences, snapshotAt: at, timescale: prints.timescale as TimescaleInventory | null };
   }, { detail: `pg_dump -Fd -j${opts.jobs}`, dryRunResult: { fingerprints: [], largeObjects: { count: 0, hash: '0' }, sequences: {}, snapshotAt: startedAt, timescale: null } });
@@ -92,7 +99,7 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
     const uploaded = await uploadDir(opts.repo, `${backupPrefix(opts.env, 'postgres', id)}/dump`, staging);
     const bytes = uploaded.reduce((sum, f) => sum + f.size, 0);
     step.record({ files: uploaded.length, bytes });
-    step.note(`${uploaded.length} files, ${(bytes / 1048576).toFixed(1)} MiB → ${opts.repo.url}`);
+    step.note(`${uploaded.length} files, ${formatBytes(bytes)} → ${opts.repo.url}`);
     return uploaded.map((f) => ({ ...f, path: `dump/${f.path}` }));
   });
 

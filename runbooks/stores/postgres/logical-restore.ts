@@ -3,7 +3,7 @@ import path from 'node:path';
 import { $ } from 'zx';
 import { ConfigError, VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
-import type { Run } from '../../engine/run';
+import type { Run, StepContext } from '../../engine/run';
 import type { Manifest } from '../../repository/manifest';
 import type { Repository } from '../../repository/repository';
 import { downloadVerified, stagingDir, verifyArtifacts } from '../../repository/transfer';
@@ -14,6 +14,7 @@ import { fingerprintParallel, largeObjectsFingerprint, listTables, sequenceState
 import { serverInfo } from './server-info';
 import { tableLabel } from './sql';
 import { stopWithRun } from './children';
+import { RESTORE_ENTRY_DONE, TocProgress, tocEntryCount, withVerbose } from './toc-progress';
 import { readDatabaseProperties } from './database-properties';
 import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
 import { checkTimescaleVersion, describeInventory, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
@@ -162,15 +163,28 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
 
   const { conninfo, env } = libpqConnection(restoreUrl);
   const commands = logicalRestoreCommands(manifest, { dumpDir, conninfo, jobs: opts.jobs, timescaleUpdate: Boolean(timescale.updateTo) });
-  const execute = async (command: RestoreCommand) => {
+  const execute = async (command: RestoreCommand, progress?: TocProgress) => {
     if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
     // Bulk-load settings for the restore sessions only; the result is verified afterwards.
-    else await stopWithRun(run, $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${command.argv}`);
+    else {
+      const child = stopWithRun(run, $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${progress ? withVerbose(command.argv) : command.argv}`);
+      await (progress ? progress.watch(child, RESTORE_ENTRY_DONE) : child);
+    }
+  };
+  /** Progress in TOC entries over the pg_restore runs among `some`. */
+  const withProgress = async (step: StepContext, some: RestoreCommand[], body: (progress: TocProgress) => Promise<unknown>) => {
+    const progress = new TocProgress((done, total) => step.progress(done, total, 'TOC entries'));
+    for (const c of some) if (c.kind === 'exec') progress.expect(await tocEntryCount(dumpDir, c.section));
+    await body(progress);
+    progress.finish();
   };
   const postData = commands.find((c) => c.kind === 'exec' && c.section === 'post-data');
   const resume = commands.filter((c) => c.kind === 'sql' && c.afterVerify);
-  await run.step(postData ? 'pg_restore schema and data' : 'pg_restore (TimescaleDB order)', async () => {
-    for (const command of commands) if (command !== postData && !resume.includes(command)) await execute(command);
+  await run.step(postData ? 'pg_restore schema and data' : 'pg_restore (TimescaleDB order)', async (step) => {
+    const first = commands.filter((command) => command !== postData && !resume.includes(command));
+    await withProgress(step, first, async (progress) => {
+      for (const command of first) await execute(command, progress);
+    });
   }, { detail: `${commands.length} commands` });
 
   // Between pre_restore and post_restore the database is in TimescaleDB's
@@ -178,7 +192,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   const verifyUrl = timescale.createVersion ? withSessionOptions(restoreUrl, '-c timescaledb.restoring=off') : restoreUrl;
   // Data is complete: check it while indexes and constraints build.
   const verified = await run.step(postData ? 'indexes and constraints ‖ verify row counts and content hashes' : 'verify row counts and content hashes', async (step) => {
-    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, postData ? 1 : 2), postData ? execute(postData) : undefined]);
+    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, postData ? 1 : 2), postData ? withProgress(step, [postData], (progress) => execute(postData, progress)) : undefined]);
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
   });

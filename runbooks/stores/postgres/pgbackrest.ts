@@ -48,8 +48,18 @@ export function requireConfig(target: Partial<PgBackRestTarget>): PgBackRestTarg
   return target as PgBackRestTarget;
 }
 
-export async function pgbackrest(target: PgBackRestTarget, args: string[], opts: { nothrow?: boolean } = {}): Promise<ProcessOutput> {
-  const out = await $`${asOwner(target.configFile)} pgbackrest ${`--config=${target.configFile}`} ${`--stanza=${target.stanza}`} ${args}`.nothrow();
+export async function pgbackrest(target: PgBackRestTarget, args: string[], opts: { nothrow?: boolean; onOutputLine?: (line: string) => void } = {}): Promise<ProcessOutput> {
+  const child = $`${asOwner(target.configFile)} pgbackrest ${`--config=${target.configFile}`} ${`--stanza=${target.stanza}`} ${args}`.nothrow();
+  if (opts.onOutputLine) {
+    // Console log lines as they come (progress); the output is still collected as usual.
+    let pending = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      const lines = (pending + chunk.toString('utf8')).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) opts.onOutputLine!(line);
+    });
+  }
+  const out = await child;
   if (out.exitCode !== 0 && !opts.nothrow) {
     const message = (out.stderr.trim() || out.stdout.trim()).split('\n').slice(-3).join(' ');
     // pgBackRest reports checksum and format problems with these codes (see its error.yaml).

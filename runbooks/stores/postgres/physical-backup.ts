@@ -1,4 +1,5 @@
 import { Readable } from 'node:stream';
+import { formatBytes } from '../../engine/format';
 import type { Run } from '../../engine/run';
 import { backupPrefix, writeManifest, type Manifest } from '../../repository/manifest';
 import { startBackup } from '../../repository/writing-lease';
@@ -32,7 +33,7 @@ export async function physicalBackup(run: Run, opts: PhysicalBackupOptions): Pro
   const backup = await run.step(`pgbackrest backup --type=${opts.type}`, async (step) => {
     await pgbackrest(opts.pgbackrest, ['backup', `--type=${opts.type}`]);
     const latest = (await pgbackrestInfo(opts.pgbackrest)).backup.at(-1)!;
-    step.note(`${latest.label}, ${(latest.info.repository.delta / 1048576).toFixed(1)} MiB stored`);
+    step.note(`${latest.label}, ${formatBytes(latest.info.repository.delta)} stored`);
     return latest;
   }, { dryRunResult: undefined });
   if (run.dryRun) return undefined as unknown as Manifest;

@@ -3,6 +3,7 @@ import type { Run } from '../../engine/run';
 import { databaseName } from './binaries';
 import { withClient } from './connect';
 import { fingerprintTable, listTables, newestOf } from './fingerprint';
+import { restoreFilePercent } from './pgbackrest-progress';
 import { archivedWalEnd, pgbackrest, pgbackrestInfo, type PgBackRestTarget } from './pgbackrest';
 import { checkTargetTime, pitrWindow, segmentEndLsn } from './pitr-window';
 import { waitForPromotion } from './recovery-watch';
@@ -73,7 +74,9 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
     run.markChanged();
     const dir = await opts.provisioner.newDataDir();
     step.note(`${recoveryTarget} → new data directory ${dir.dataDir}`);
-    await pgbackrest(opts.pgbackrest, [...args, `--pg1-path=${dir.dataDir}`]);
+    // Progress by bytes: with detail logging pgBackRest prints each file with its running percentage.
+    await pgbackrest(opts.pgbackrest, [...args, `--pg1-path=${dir.dataDir}`, '--log-level-console=detail'], { onOutputLine: (line) => restoreFilePercent(line, (pct) => step.progress(pct, 100, '% of bytes')) });
+    step.progress(100, 100, '% of bytes');
     return dir;
   }, { detail: recoveryTarget, dryRunResult: { name: '', dataDir: '' } });
   if (run.dryRun) return { targetUrl: '', dataDir: '', port: 0, tables: 0, rows: 0, newestData: null, recoveryTarget, recoveryPoint: { at: null, basis: 'dry run' }, lastReplayedCommit: null };

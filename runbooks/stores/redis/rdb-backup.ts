@@ -5,6 +5,7 @@ import type { Redis } from 'ioredis';
 import { $ } from 'zx';
 import { ConfigError, VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
+import { formatBytes } from '../../engine/format';
 import type { Run } from '../../engine/run';
 import { waitFor } from '../../engine/wait';
 import { backupPrefix, writeManifest, type Manifest } from '../../repository/manifest';
@@ -90,7 +91,7 @@ export async function rdbBackup(run: Run, opts: RdbBackupOptions): Promise<Manif
 
   const stored = await run.step('upload to repository', async (step) => {
     const result = await opts.repo.put(`${backupPrefix(opts.env, 'redis', id)}/dump.rdb`, fs.createReadStream(copy));
-    step.note(`${(result.size / 1024).toFixed(0)} KiB → ${opts.repo.url}`);
+    step.note(`${formatBytes(result.size)} → ${opts.repo.url}`);
     return result;
   });
 
