@@ -1,0 +1,12 @@
+import { copyAcross } from '/work/wt/h16-perf/runbooks/migrations/copy/cross-database';
+import { sql, recreateDb } from '/work/wt/h16-perf/scripts/bench/common';
+const [src, tgtBase, jobs] = process.argv.slice(2);
+const tgt = await recreateDb(tgtBase!, 'memtgt');
+let peakSampled = 0; let peakHeap = 0; let peakExternal = 0; let peakAB = 0;
+const timer = setInterval(() => { const m = process.memoryUsage(); peakSampled = Math.max(peakSampled, m.rss); peakHeap = Math.max(peakHeap, m.heapUsed); peakExternal = Math.max(peakExternal, m.external); peakAB = Math.max(peakAB, m.arrayBuffers); }, 20);
+const t0 = Date.now();
+const r = await copyAcross({ plan: 'mem', sourceUrl: src!, targetUrl: tgt, source: { schema: 'public', name: 'data_bars' }, target: { schema: 'public', name: 'data_bars' }, jobs: Number(jobs ?? 2), schema: 'faithful' });
+clearInterval(timer);
+const mb = (b: number) => Math.round(b / 1048576);
+console.log(JSON.stringify({ rows: r.rows, ms: Date.now() - t0, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), sampledRssMb: mb(peakSampled), heapMb: mb(peakHeap), externalMb: mb(peakExternal), arrayBuffersMb: mb(peakAB) }));
+await sql(tgtBase!, 'select 1');
