@@ -1,12 +1,25 @@
-import { copyAcross } from '/work/wt/h16-perf/runbooks/migrations/copy/cross-database';
-import { sql, recreateDb } from '/work/wt/h16-perf/scripts/bench/common';
-const [src, tgtBase, jobs] = process.argv.slice(2);
-const tgt = await recreateDb(tgtBase!, 'memtgt');
-let peakSampled = 0; let peakHeap = 0; let peakExternal = 0; let peakAB = 0;
-const timer = setInterval(() => { const m = process.memoryUsage(); peakSampled = Math.max(peakSampled, m.rss); peakHeap = Math.max(peakHeap, m.heapUsed); peakExternal = Math.max(peakExternal, m.external); peakAB = Math.max(peakAB, m.arrayBuffers); }, 20);
-const t0 = Date.now();
-const r = await copyAcross({ plan: 'mem', sourceUrl: src!, targetUrl: tgt, source: { schema: 'public', name: 'data_bars' }, target: { schema: 'public', name: 'data_bars' }, jobs: Number(jobs ?? 2), schema: 'faithful' });
+/**
+ * The copy engine in-process, with the same peak figure the CLI reports
+ * (getrusage maxrss, a high-water mark) beside RSS, heap and buffer memory
+ * sampled every 20 ms: to tell the CLI's figure from the engine's own.
+ *   npx tsx scripts/bench/mem-probe.ts SOURCE_URL TARGET_SERVER_URL [JOBS] [SCHEMA.TABLE]
+ * The source table is copied into a fresh database "memprobe" on the target server.
+ */
+import { copyAcross } from '../../runbooks/migrations/copy/cross-database';
+import { parseTableName } from '../../runbooks/stores/postgres/sql';
+import { recreateDb } from './common';
+
+const [src, server, jobs = '2', name = 'public.data_bars'] = process.argv.slice(2);
+if (!src || !server) throw new Error('usage: mem-probe.ts SOURCE_URL TARGET_SERVER_URL [JOBS] [SCHEMA.TABLE]');
+const target = await recreateDb(server, 'memprobe');
+const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+const timer = setInterval(() => {
+  const m = process.memoryUsage();
+  for (const k of Object.keys(peak) as (keyof typeof peak)[]) peak[k] = Math.max(peak[k], m[k]);
+}, 20);
+const started = Date.now();
+const table = parseTableName(name);
+const result = await copyAcross({ plan: 'mem-probe', sourceUrl: src, targetUrl: target, source: table, target: table, jobs: Number(jobs), schema: 'faithful' });
 clearInterval(timer);
 const mb = (b: number) => Math.round(b / 1048576);
-console.log(JSON.stringify({ rows: r.rows, ms: Date.now() - t0, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), sampledRssMb: mb(peakSampled), heapMb: mb(peakHeap), externalMb: mb(peakExternal), arrayBuffersMb: mb(peakAB) }));
-await sql(tgtBase!, 'select 1');
+console.log(JSON.stringify({ rows: result.rows, ms: Date.now() - started, maxRssMb: Math.round(process.resourceUsage().maxRSS / 1024), sampledPeakMb: Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, mb(v)])) }));
