@@ -66,7 +66,15 @@ try {
     const t = libpqConnection(rawDb);
     // A hypertable is read through its parent (COPY of the parent alone holds no rows).
     const out = shape === 'ticks' ? `COPY (SELECT * FROM ${table}) TO STDOUT (FORMAT binary)` : `COPY ${table} TO STDOUT (FORMAT binary)`;
-    return (await timed(() => $({ env: { ...process.env, PGPASSWORD: s.env.PGPASSWORD } })`${pgBin('psql')} ${s.conninfo} -qc ${out}`.pipe($({ env: { ...process.env, PGPASSWORD: t.env.PGPASSWORD } })`${pgBin('psql')} ${t.conninfo} -qc ${`COPY ${table} FROM STDIN (FORMAT binary)`}`))).ms;
+    // A shell pipe: the rows never pass through (nor are buffered by) this process. Through zx's
+    // .pipe() they were, which slowed the raw figure and grew this process to the table's size,
+    // an RSS every child forked from it then reported as its own peak (getrusage maxrss).
+    const psql = pgBin('psql');
+    const into = `COPY ${table} FROM STDIN (FORMAT binary)`;
+    const ms = (await timed(() => $({ env: { ...process.env, SRC_PW: s.env.PGPASSWORD ?? '', TGT_PW: t.env.PGPASSWORD ?? '' } })`sh -c ${'PGPASSWORD="$SRC_PW" "$0" "$1" -qc "$2" | PGPASSWORD="$TGT_PW" "$0" "$3" -qc "$4"'} ${psql} ${s.conninfo} ${out} ${t.conninfo} ${into}`)).ms;
+    const copied = Number((await sql(rawDb, `SELECT count(*) AS n FROM ${table}`)).rows[0].n);
+    if (copied !== rows) throw new Error(`the raw pipe copied ${copied} rows, not ${rows}`);
+    return ms;
   };
 
   let pgcopydb: { ms: number; exit: number | null } | undefined;
