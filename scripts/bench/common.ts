@@ -18,7 +18,13 @@ export function tickvault(runbook: string, args: string[], opts: { env?: NodeJS.
 
 /** Start (or reuse) the local stack and return its env file values. */
 export async function localStack(): Promise<Record<string, string>> {
-  await tickvault('local', ['up']);
+  // `local up` on a running stack can fail while WAL archiving removes a file it is chowning (a race
+  // in local/, reported); a second attempt finds the stack up.
+  for (let attempt = 1; ; attempt++) {
+    const up = await tickvault('local', ['up'], { nothrow: true });
+    if (up.exitCode === 0) break;
+    if (attempt === 3) throw new Error(`local up failed: ${up.stdout.trim().split('\n').at(-1)}`);
+  }
   const { readEnvFile } = await import('../../runbooks/engine/config');
   const { localEnvFile } = await import('../../runbooks/engine/paths');
   return readEnvFile(localEnvFile());
