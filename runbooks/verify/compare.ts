@@ -105,8 +105,11 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
   try {
     await Promise.all([a.query(NORMALISE_SESSION), b.query(NORMALISE_SESSION)]);
     const [la, lb] = await Promise.all([hashColumns(a, qualify(source.table)), hashColumns(b, qualify(target.table))]);
-    if (la.length === 0) throw new ConfigError(`source has no table ${tableLabel(source.table)}`);
-    if (lb.length === 0) throw new ConfigError(`target has no table ${tableLabel(target.table)}`);
+    // A table whose columns were all dropped has none, yet holds rows: compare it by count.
+    const exists = async (client: pg.ClientBase, side: Side) => (await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [qualify(side.table)])).rows[0]!.ok;
+    const [ea, eb] = await Promise.all([exists(a, source), exists(b, target)]);
+    if (!ea) throw new ConfigError(`source has no table ${tableLabel(source.table)}`);
+    if (!eb) throw new ConfigError(`target has no table ${tableLabel(target.table)}`);
     const ca = new Map(la.map((c) => [c.name, c]));
     const cb = new Map(lb.map((c) => [c.name, c]));
     const columnDifferences: string[] = [];
