@@ -79,6 +79,7 @@ const result = {
   restoreRatio: pairRatio(samples.restore, samples.rawRestore),
   restoreMicrosPerRow: Number(((spread(samples.restore).median * 1000) / rows).toFixed(2)),
   restoreRowsPerSecond: Math.round(rows / (spread(samples.restore).median / 1000)),
+  samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map(Math.round)])),
   loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))),
   note: 'ratios are min/median of alternating raw/tickvault pairs; tickvault times are whole runs of the built CLI (process start included); its backup uses pg_dump -Z1: backupRatio is against the default compression, backupRatioEqualCompression against pg_dump -Z1',
 };

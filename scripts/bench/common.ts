@@ -126,7 +126,8 @@ export async function createTicks(url: string, rows: number): Promise<void> {
 /** Minimum and median of repeated samples. */
 export function spread(xs: number[]): { min: number; median: number } {
   const sorted = [...xs].sort((a, b) => a - b);
-  return { min: sorted[0]!, median: sorted[Math.floor((sorted.length - 1) / 2)]! };
+  const mid = sorted.length / 2;
+  return { min: sorted[0]!, median: sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2 };
 }
 
 /** A pairwise ratio (A_i / B_i per alternating pair) as min and median: drift of the machine cancels within a pair. */

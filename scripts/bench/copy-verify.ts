@@ -127,6 +127,7 @@ try {
     differenceCostRatio: Number(ratio(dirtyRun.ms, clean.ms)),
     differenceFound: (dirtySummary.differences as { key: string }[] | undefined)?.map((d) => d.key) ?? [],
     copyPeakRssMb: Math.max(...samples.rss),
+    samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map(Math.round)])),
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))),
     note: 'ratios are min/median of alternating raw/tickvault pairs; tickvault and pgcopydb times are whole CLI runs; raw pipe is two psql processes; rows/s counts both sides; peak RSS is the copy process\'s own (getrusage maxrss)',
   };
