@@ -18,7 +18,13 @@ export function tickvault(runbook: string, args: string[], opts: { env?: NodeJS.
 
 /** Start (or reuse) the local stack and return its env file values. */
 export async function localStack(): Promise<Record<string, string>> {
-  await tickvault('local', ['up']);
+  // `local up` on a running stack can fail while WAL archiving removes a file it is chowning (a race
+  // in local/, reported); a second attempt finds the stack up.
+  for (let attempt = 1; ; attempt++) {
+    const up = await tickvault('local', ['up'], { nothrow: true });
+    if (up.exitCode === 0) break;
+    if (attempt === 3) throw new Error(`local up failed: ${up.stdout.trim().split('\n').at(-1)}`);
+  }
   const { readEnvFile } = await import('../../runbooks/engine/config');
   const { localEnvFile } = await import('../../runbooks/engine/paths');
   return readEnvFile(localEnvFile());
@@ -82,3 +88,50 @@ export function saveResult(name: string, result: Record<string, unknown>): strin
 }
 
 export const ratio = (ours: number, raw: number): string => (ours / raw).toFixed(2);
+
+/**
+ * A table shaped unlike the bars (issue #16): a uuid key, fixed-width char,
+ * numerics without and with scale, jsonb and text, built in SQL.
+ */
+export async function createMixed(url: string, rows: number): Promise<void> {
+  await sql(url, `CREATE TABLE orders_mixed (
+    id uuid PRIMARY KEY, account char(12) NOT NULL, amount numeric(18,6) NOT NULL, price numeric NOT NULL,
+    qty integer NOT NULL, side char(1) NOT NULL, meta jsonb, note text, placed_at timestamptz NOT NULL)`);
+  await sql(url, `INSERT INTO orders_mixed
+    SELECT md5(g::text)::uuid, 'ACC' || lpad((g % 9973)::text, 9, '0'), round((g % 100000) * 1.000123, 6), (g % 7919) / 7.0,
+           g % 1000, CASE WHEN g % 2 = 0 THEN 'B' ELSE 'S' END,
+           jsonb_build_object('venue', 'X' || (g % 17), 'tags', jsonb_build_array(g % 3, g % 5), 'fee', (g % 97) / 100.0),
+           CASE WHEN g % 10 = 0 THEN NULL ELSE 'order ' || g END, timestamptz '2025-01-01' + g * interval '1 second'
+      FROM generate_series(1, ${rows}) AS g`);
+  await sql(url, 'VACUUM ANALYZE orders_mixed');
+}
+
+/** Ticks into a TimescaleDB hypertable (1-day chunks), as seed 004's tick_data. */
+export const HYPERTABLE_DDL = [
+  'CREATE EXTENSION IF NOT EXISTS timescaledb',
+  'CREATE TABLE tick_data (symbol text NOT NULL, ts timestamptz NOT NULL, price numeric(20,8) NOT NULL, size numeric(24,8) NOT NULL, PRIMARY KEY (symbol, ts))',
+  "SELECT create_hypertable('public.tick_data', 'ts', chunk_time_interval => interval '1 day')",
+];
+
+export async function createTicks(url: string, rows: number): Promise<void> {
+  for (const statement of HYPERTABLE_DDL) await sql(url, statement);
+  const perSymbol = Math.ceil(rows / 4);
+  await sql(url, `INSERT INTO tick_data
+    SELECT s.sym, timestamptz '2025-01-01' + g * interval '1 second', round((s.lvl * (1 + 0.01 * sin(g / 900.0)))::numeric, 8), (g % 500) + 1
+      FROM (VALUES ('EURUSD', 1.16), ('USDJPY', 152.0), ('GBPUSD', 1.33), ('BTCUSD', 91000.0)) AS s(sym, lvl), generate_series(1, ${perSymbol}) AS g
+     LIMIT ${rows}`);
+  await sql(url, 'ANALYZE tick_data');
+}
+
+/** Minimum and median of repeated samples. */
+export function spread(xs: number[]): { min: number; median: number } {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return { min: sorted[0]!, median: sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2 };
+}
+
+/** A pairwise ratio (A_i / B_i per alternating pair) as min and median: drift of the machine cancels within a pair. */
+export function pairRatio(ours: number[], raw: number[]): { min: number; median: number } {
+  const r = spread(ours.map((o, i) => o / raw[i]!));
+  return { min: Number(r.min.toFixed(2)), median: Number(r.median.toFixed(2)) };
+}

@@ -192,7 +192,9 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   const verifyUrl = timescale.createVersion ? withSessionOptions(restoreUrl, '-c timescaledb.restoring=off') : restoreUrl;
   // Data is complete: check it while indexes and constraints build.
   const verified = await run.step(postData ? 'indexes and constraints ‖ verify row counts and content hashes' : 'verify row counts and content hashes', async (step) => {
-    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, postData ? 1 : 2), postData ? withProgress(step, [postData], (progress) => execute(postData, progress)) : undefined]);
+    // Every worker hashes, even beside the index builds: with one table the
+    // data section kept one core idle, and hashing (not hint bits) is the cost.
+    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, Math.max(2, opts.jobs)), postData ? withProgress(step, [postData], (progress) => execute(postData, progress)) : undefined]);
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
   });
