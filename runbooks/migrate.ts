@@ -10,6 +10,8 @@ import { postgresUrl, validated } from './engine/config';
 import { durationFlag } from './engine/duration';
 import { UsageError } from './engine/errors';
 import { copySummary } from './migrations/copy/summary';
+import { captureStatus } from './migrations/cdc/status';
+import { printCapture } from './migrations/cdc/print';
 import { planOptions, planStatus, rollbackPlan, runPlan, watchParity } from './migrations/engine';
 import { PHASES, type EngineSettings, type PhaseId } from './migrations/plan';
 import { findPlan, PLANS } from './migrations/plans';
@@ -90,7 +92,9 @@ await runCli({
     if (command === 'status') {
       const { scope, phases } = await run.step('read journal', () => planStatus(run, plan, options, engine), { readOnly: true });
       for (const p of phases) run.info(`${p.phase.padEnd(12)} ${p.state.padEnd(20)} ${p.at ?? ''}`);
-      return { figures: { plan: plan.id, scope, phases } };
+      const capture = plan.crossDatabase ? await run.step('read change capture', () => captureStatus(plan.id, scope, sourceUrl, targetUrl), { readOnly: true }) : undefined;
+      if (capture) printCapture(run, capture);
+      return { figures: { plan: plan.id, scope, phases, ...(capture ?? {}) } };
     }
     if (command === 'watch') {
       const intervalMs = durationFlag('interval', stringFlag(flags, 'interval'), '5m');

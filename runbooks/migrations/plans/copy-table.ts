@@ -1,8 +1,9 @@
 import { z } from 'zod';
-import { ConfigError, UsageError, VerificationError } from '../../engine/errors';
+import { ConfigError, UsageError } from '../../engine/errors';
 import { withClient } from '../../stores/postgres/connect';
 import { parseTableName, qualify, tableLabel, type TableName } from '../../stores/postgres/sql';
 import { compareTables } from '../../verify/compare';
+import { captureLagOf, captureParity, cutover, preflightCapture, rollbackCutover, startCapture, stopCapture, windowSync, type CaptureTables } from '../cdc/phases';
 import { copyAcross } from '../copy/cross-database';
 import { rollbackCopy } from '../copy/rollback';
 import { describeTable } from '../copy/table-info';
@@ -22,29 +23,28 @@ const tableOf = (ctx: Ctx): TableName => {
   }
 };
 
-async function verifyTable(ctx: Ctx) {
+/** The same table on both sides, kept in sync by change capture from backfill to cutover. */
+const tables = (ctx: Ctx): CaptureTables => {
   const table = tableOf(ctx);
-  const result = await compareTables({ url: ctx.settings.sourceUrl, table }, { url: ctx.settings.targetUrl, table });
-  if (!result.equal) throw new VerificationError(`${tableLabel(table)} differs: ${result.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`).join(', ')}`, { differences: result.differences });
-  return { rows: result.sourceRows, segments: result.buckets };
-}
+  return { source: table, target: table, compare: () => compareTables({ url: ctx.settings.sourceUrl, table }, { url: ctx.settings.targetUrl, table }) };
+};
 
 const phases: Phase<Options>[] = [
   {
     id: 'preflight',
-    title: 'source table and target database reachable',
+    title: 'source table and target database reachable; logical decoding on the source',
     transaction: false,
     idempotent: true,
     async run(ctx) {
       const table = tableOf(ctx);
       const info = await withClient(ctx.settings.sourceUrl, (c) => describeTable(c, table), '--source-url');
       if (info.primaryKey.length === 0) throw new ConfigError(`${tableLabel(table)} has no primary key; the copy needs one to verify by key`);
-      return { table: tableLabel(table), columns: info.columns.length, estimatedRows: info.estimatedRows, primaryKey: info.primaryKey };
+      return { table: tableLabel(table), columns: info.columns.length, estimatedRows: info.estimatedRows, primaryKey: info.primaryKey, ...(await preflightCapture(ctx, table)) };
     },
   },
   {
     id: 'backfill',
-    title: 'parallel COPY by key ranges, batch ledger, indexes after data',
+    title: 'change capture starts, then parallel COPY by key ranges, batch ledger, indexes after data',
     // Each batch commits with its ledger row; a re-run copies only what is pending.
     transaction: false,
     idempotent: true,
@@ -52,29 +52,63 @@ const phases: Phase<Options>[] = [
       const table = tableOf(ctx);
       // Journal, before the copy touches it, that this plan creates the table (the faithful copy refuses one it did not create).
       if (!ctx.recorded('backfill').created && !(await exists(ctx, qualify(table)))) await ctx.note({ created: true });
+      // The slot exists before the copy's snapshot: every later change reaches the target in dual-write.
+      const capture = await startCapture(ctx, tables(ctx));
       const onProgress = (done: number, total: number) => {
         ctx.progress(done, total, 'batches');
         ctx.checkpoint('batch');
       };
       const { created: createdObjects, ...result } = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: table, target: table, jobs: ctx.settings.jobs, schema: 'faithful', onProgress });
-      return { ...result, createdObjects, created: Boolean(ctx.recorded('backfill').created) };
+      return { ...result, ...capture, createdObjects, created: Boolean(ctx.recorded('backfill').created) };
     },
     async rollback(ctx) {
       const table = tableOf(ctx);
+      await stopCapture(ctx, { target: table });
       // Only what this copy created, as its ledger recorded it with the DDL (one transaction); nothing when it created nothing.
       if (ctx.recorded('backfill').created) await rollbackCopy(ctx.target, ctx.plan.id, table);
     },
   },
-  { id: 'verify', title: 'row counts and segment hashes in both databases', transaction: false, idempotent: true, run: verifyTable },
+  {
+    id: 'verify',
+    title: 'captured changes applied, then row counts and segment hashes in both databases',
+    transaction: false,
+    idempotent: true,
+    run: (ctx) => captureParity(ctx, tables(ctx)),
+  },
+  {
+    id: 'dual-write',
+    title: 'window: changes captured from the source applied to the target; parity converges',
+    transaction: false,
+    idempotent: true,
+    run: (ctx) => windowSync(ctx, tables(ctx)),
+  },
+  {
+    id: 'cutover',
+    title: 'fence source writes, drain to the fence LSN, parity there; reverse capture on (run with --phase)',
+    explicit: true,
+    transaction: false,
+    idempotent: true,
+    run: (ctx) => cutover(ctx, tables(ctx)),
+    rollback: (ctx) => rollbackCutover(ctx, tables(ctx)),
+  },
+  {
+    id: 'cleanup',
+    title: 'drop the replication slot, publication and reverse capture (the source table stays fenced)',
+    explicit: true,
+    transaction: false,
+    idempotent: true,
+    run: (ctx) => stopCapture(ctx, tables(ctx)),
+  },
 ];
 
 export const copyTable = definePlan<Options>({
   id: 'copy-table',
-  title: 'copy and verify one table from source to target',
+  title: 'copy one table from source to target, keep it in sync by change capture, cut over',
   source: 'generic',
   crossDatabase: true,
   options: OPTIONS,
   scope: (options) => tableLabel(parseTableName(options.table)),
   phases,
-  parity: verifyTable,
+  parity: (ctx) => captureParity(ctx, tables(ctx)),
+  lag: (ctx) => captureLagOf(ctx) as Promise<{ bytes: number }>,
 });
