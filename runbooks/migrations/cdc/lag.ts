@@ -20,7 +20,7 @@ export async function captureLag(source: pg.ClientBase, target: pg.ClientBase, c
   let seconds = 0;
   if (slot.rows[0]) {
     // One pending transaction at most (the limit is checked at commit); its begin carries the commit time.
-    const { rows } = await source.query<{ data: Buffer }>("SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, 1, 'proto_version', '1', 'publication_names', $1)", [capture]);
+    const { rows } = await source.query<{ data: Buffer }>("SELECT data FROM pg_logical_slot_peek_binary_changes($1, NULL, 1, 'proto_version', '1', 'publication_names', $2)", [capture, capture]);
     for (const { data } of rows) {
       const m = decode(data);
       if (m.tag === 'begin') {
