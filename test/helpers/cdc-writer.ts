@@ -16,7 +16,7 @@ export class LiveWriter {
   private failed?: Error;
   private seed: number;
 
-  constructor(private readonly url: string, private readonly table: string, private nextId: number, seed = 7) {
+  constructor(private readonly url: string, private readonly table: string, private nextId: number, seed = 7, private readonly step?: Step) {
     this.seed = seed;
   }
 
@@ -39,27 +39,9 @@ export class LiveWriter {
 
   private async run(): Promise<void> {
     while (!this.stopping) {
-      const op = this.random(10);
-      const id = 1 + this.random(this.nextId - 1);
       try {
-        if (op < 3) {
-          const r = await this.client.query(`INSERT INTO ${this.table} (id, v, note, big, tags, doc) VALUES ($1, $2, $3, repeat(md5($1::bigint::text), 200), ARRAY['a b', 'c"d'], jsonb_build_object('k', $1::bigint))`, [this.nextId++, op, `new 'row' ${op}`]);
-          this.counts.inserts += r.rowCount ?? 0;
-        } else if (op < 6) {
-          // Only v changes: the TOASTed column `big` arrives as "unchanged".
-          const r = await this.client.query(`UPDATE ${this.table} SET v = v + 1 WHERE id = $1`, [id]);
-          this.counts.updates += r.rowCount ?? 0;
-        } else if (op < 7) {
-          const r = await this.client.query(`UPDATE ${this.table} SET note = note || ' x', big = repeat(md5(random()::text), 150), doc = doc || '{"u": true}' WHERE id = $1`, [id]);
-          this.counts.updates += r.rowCount ?? 0;
-        } else if (op < 8) {
-          // The key changes: the old key must go.
-          const r = await this.client.query(`UPDATE ${this.table} SET id = $2 WHERE id = $1`, [id, this.nextId++]);
-          this.counts.updates += r.rowCount ?? 0;
-        } else {
-          const r = await this.client.query(`DELETE FROM ${this.table} WHERE id = $1`, [id]);
-          this.counts.deletes += r.rowCount ?? 0;
-        }
+        const [kind, n] = await (this.step ?? defaultStep)(this.client, this.table, (k) => this.random(k), () => this.nextId++, this.nextId);
+        this.counts[kind] += n;
       } catch (error) {
         if ((error as { code?: string }).code === '42501') this.counts.fenced++;
         else {
@@ -85,6 +67,55 @@ export class LiveWriter {
     await this.client.end();
   }
 }
+
+/** One write: which counter it moves and by how many rows. */
+export type Step = (client: pg.Client, table: string, random: (n: number) => number, newId: () => number, nextId: number) => Promise<['inserts' | 'updates' | 'deletes', number]>;
+
+const defaultStep: Step = async (client, table, random, newId, nextId) => {
+  const op = random(10);
+  const id = 1 + random(nextId - 1);
+  if (op < 3) {
+    const r = await client.query(`INSERT INTO ${table} (id, v, note, big, tags, doc) VALUES ($1, $2, $3, repeat(md5($1::bigint::text), 200), ARRAY['a b', 'c"d'], jsonb_build_object('k', $1::bigint))`, [newId(), op, `new 'row' ${op}`]);
+    return ['inserts', r.rowCount ?? 0];
+  }
+  if (op < 6) {
+    // Only v changes: the TOASTed column \`big\` arrives as "unchanged".
+    const r = await client.query(`UPDATE ${table} SET v = v + 1 WHERE id = $1`, [id]);
+    return ['updates', r.rowCount ?? 0];
+  }
+  if (op < 7) {
+    const r = await client.query(`UPDATE ${table} SET note = note || ' x', big = repeat(md5(random()::text), 150), doc = doc || '{"u": true}' WHERE id = $1`, [id]);
+    return ['updates', r.rowCount ?? 0];
+  }
+  if (op < 8) {
+    // The key changes: the old key must go.
+    const r = await client.query(`UPDATE ${table} SET id = $2 WHERE id = $1`, [id, newId()]);
+    return ['updates', r.rowCount ?? 0];
+  }
+  const r = await client.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
+  return ['deletes', r.rowCount ?? 0];
+};
+
+/** tick_data (seed 004): new ticks, corrected prices and timestamps, deleted ticks. */
+export const tickStep: Step = async (client, table, random, newId, nextId) => {
+  const op = random(10);
+  const id = 1 + random(nextId - 1);
+  if (op < 4) {
+    const r = await client.query(`INSERT INTO ${table} (id, symbol, ts, price, volume, side, exchange) SELECT $1, symbol, ts + interval '1 second', price + 0.01, volume, side, exchange FROM ${table} ORDER BY id DESC LIMIT 1`, [newId()]);
+    return ['inserts', r.rowCount ?? 0];
+  }
+  if (op < 7) {
+    const r = await client.query(`UPDATE ${table} SET price = price + 0.5 WHERE id = $1`, [id]);
+    return ['updates', r.rowCount ?? 0];
+  }
+  if (op < 8) {
+    // The partition column moves: on the hypertable the row changes chunk.
+    const r = await client.query(`UPDATE ${table} SET ts = ts - interval '3 days' WHERE id = $1`, [id]);
+    return ['updates', r.rowCount ?? 0];
+  }
+  const r = await client.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
+  return ['deletes', r.rowCount ?? 0];
+};
 
 /** The table the writer works on, seeded with `rows` rows (some TOASTed). */
 export const CDC_TABLE_DDL = (table: string, rows: number) => [
