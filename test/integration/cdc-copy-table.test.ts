@@ -115,10 +115,20 @@ describe('copy-table keeps the target in sync by change capture', () => {
     const applied = await progressOf(target);
     expect({ inserts: Number(applied.inserts), updates: Number(applied.updates), deletes: Number(applied.deletes) }).toEqual({ inserts: writer.counts.inserts, updates: writer.counts.updates, deletes: writer.counts.deletes });
     expect(await tableHash(target)).toEqual(await tableHash(source));
-    for (const p of ['dual-write', 'cutover']) {
-      const r = await migrate(p);
-      expect(r.code, r.stdout.slice(-1500)).toBe(0);
-    }
+    const window = await migrate('dual-write');
+    expect(window.code, window.stdout.slice(-1500)).toBe(0);
+    // watch applies what was captured at each check and prints the lag.
+    const more = await new LiveWriter(source, TABLE, 900_000, 5).start();
+    await more.more(100);
+    await more.stop();
+    const watch = await runRunbook('migrate', ['watch', ...args.slice(1), '--interval', '0', '--checks', '2'], { env: fx.env });
+    expect(watch.code, watch.stdout.slice(-1500)).toBe(0);
+    const lagEvents = watch.events.filter((e) => typeof e.message === 'string' && e.message.startsWith('replication lag'));
+    expect(lagEvents).toHaveLength(2);
+    expect(lagEvents[1]).toMatchObject({ lag: { bytes: expect.any(Number), seconds: expect.any(Number), applied: { updates: expect.any(Number) } } });
+    const cut = await migrate('cutover');
+    expect(cut.code, cut.stdout.slice(-1500)).toBe(0);
+    expect(await tableHash(target)).toEqual(await tableHash(source));
     expect(await slotsOn(source)).toHaveLength(1);
     const cleanup = await migrate('cleanup');
     expect(cleanup.code, cleanup.stdout.slice(-2000)).toBe(0);

@@ -90,7 +90,7 @@ describe('copy-table: scope, same-database refusal, rollback of only what it did
     const migrate = (table: string, ...more: string[]) => runRunbook('migrate', [...(more.length ? more : ['run', '--all']), '--plan', 'copy-table', '--table', table, '--source-url', source, '--target-url', target, '--json', '--yes'], { env: fx.env });
     const trades = await migrate('public.trades');
     expect(trades.code, trades.stdout).toBe(0);
-    expect(trades.summary).toMatchObject({ scope: 'public.trades', ran: ['preflight', 'backfill', 'verify'], skipped: [] });
+    expect(trades.summary).toMatchObject({ scope: 'public.trades', ran: ['preflight', 'backfill', 'verify', 'dual-write'], skipped: [] });
     // Progress through the engine: rows or batches done/total, as NDJSON.
     const progress = trades.events.filter((e) => e.event === 'progress' && String(e.step).startsWith('backfill'));
     expect(progress.length).toBeGreaterThan(0);

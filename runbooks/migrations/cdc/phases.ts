@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { VerificationError } from '../../engine/errors';
+import { exitCodeOf, VerificationError } from '../../engine/errors';
 import { inTransaction } from '../../engine/transaction';
 import { withClient } from '../../stores/postgres/connect';
 import { qualify, tableLabel, type TableName } from '../../stores/postgres/sql';
@@ -16,7 +16,7 @@ import { drain, type CaptureSpec } from './stream';
 
 /**
  * The change-capture lifecycle a cross-database plan wires into its phases:
- *   backfill  startCapture  (publication + slot before the copy's snapshot; journaled)
+ *   backfill  withCapture   (publication + slot before the copy's snapshot)
  *   dual-write windowSync   (apply captured changes; parity converges under live writes)
  *   cutover   cutover       (fence source writes, drain to the fence LSN, parity there, reverse capture on)
  *   cleanup   stopCapture   (slot, publication, reverse capture removed; the source stays fenced)
@@ -50,17 +50,26 @@ export async function preflightCapture(ctx: Ctx, table: TableName): Promise<Deta
   });
 }
 
-/** Backfill, before the copy: the capture exists before the copy's snapshot, so no change is missed. */
-export async function startCapture(ctx: Ctx, tables: CaptureTables): Promise<Details> {
+/**
+ * Backfill: the capture is created before the copy's snapshot, so no change
+ * is missed. Its name is fixed by plan, scope and target, so rollback finds
+ * it after a kill; a copy that refuses (exit 2 or 4, "nothing changed")
+ * removes it again before failing.
+ */
+export async function withCapture<T extends object>(ctx: Ctx, tables: CaptureTables, copy: () => Promise<T>): Promise<T & { capture: string; captureStartLsn: string }> {
   const name = captureNameOf(ctx);
-  // Journaled first: rollback removes a slot even when a kill comes right after creating it.
-  if (ctx.recorded('backfill').capture !== name) await ctx.note({ capture: name });
-  return onSource(ctx, async (source) => {
+  const capture = await onSource(ctx, async (source) => {
     await checkLogical(source, tables.source);
     const { startLsn } = await createCapture(source, name, tables.source);
     await ensureProgress(ctx.target, name, startLsn);
     return { capture: name, captureStartLsn: startLsn };
   });
+  try {
+    return { ...(await copy()), ...capture };
+  } catch (error) {
+    if ([2, 4].includes(exitCodeOf(error))) await stopCapture(ctx, tables);
+    throw error;
+  }
 }
 
 /** Backfill's rollback and cleanup: slot, publication, progress and reverse capture go. */

@@ -3,7 +3,7 @@ import { ConfigError, UsageError } from '../../engine/errors';
 import { withClient } from '../../stores/postgres/connect';
 import { parseTableName, qualify, tableLabel, type TableName } from '../../stores/postgres/sql';
 import { compareTables } from '../../verify/compare';
-import { captureLagOf, captureParity, cutover, preflightCapture, rollbackCutover, startCapture, stopCapture, windowSync, type CaptureTables } from '../cdc/phases';
+import { captureLagOf, captureParity, cutover, preflightCapture, rollbackCutover, stopCapture, windowSync, withCapture, type CaptureTables } from '../cdc/phases';
 import { copyAcross } from '../copy/cross-database';
 import { rollbackCopy } from '../copy/rollback';
 import { describeTable } from '../copy/table-info';
@@ -52,14 +52,13 @@ const phases: Phase<Options>[] = [
       const table = tableOf(ctx);
       // Journal, before the copy touches it, that this plan creates the table (the faithful copy refuses one it did not create).
       if (!ctx.recorded('backfill').created && !(await exists(ctx, qualify(table)))) await ctx.note({ created: true });
-      // The slot exists before the copy's snapshot: every later change reaches the target in dual-write.
-      const capture = await startCapture(ctx, tables(ctx));
       const onProgress = (done: number, total: number) => {
         ctx.progress(done, total, 'batches');
         ctx.checkpoint('batch');
       };
-      const { created: createdObjects, ...result } = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: table, target: table, jobs: ctx.settings.jobs, schema: 'faithful', onProgress });
-      return { ...result, ...capture, createdObjects, created: Boolean(ctx.recorded('backfill').created) };
+      // The slot exists before the copy's snapshot: every later change reaches the target in dual-write.
+      const { created: createdObjects, ...result } = await withCapture(ctx, tables(ctx), () => copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: table, target: table, jobs: ctx.settings.jobs, schema: 'faithful', onProgress }));
+      return { ...result, createdObjects, created: Boolean(ctx.recorded('backfill').created) };
     },
     async rollback(ctx) {
       const table = tableOf(ctx);

@@ -6,7 +6,7 @@ import { compareTables } from '../../verify/compare';
 import { copyAcross } from '../copy/cross-database';
 import { forgetBatches } from '../copy/ledger';
 import { createTableSql, describeTable } from '../copy/table-info';
-import { captureLagOf, captureParity, cutover, preflightCapture, rollbackCutover, startCapture, stopCapture, windowSync, type CaptureTables } from '../cdc/phases';
+import { captureLagOf, captureParity, cutover, preflightCapture, rollbackCutover, stopCapture, windowSync, withCapture, type CaptureTables } from '../cdc/phases';
 import { definePlan, type Phase, type PhaseContext } from '../plan';
 import { backupOf, exists } from './shared';
 
@@ -89,8 +89,7 @@ const phases: Phase<Options>[] = [
         ctx.checkpoint('batch');
       };
       // The slot exists before the import's snapshot: every later change reaches the target in dual-write.
-      const capture = await startCapture(ctx, tables(ctx));
-      return { ...capture, ...(await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: TICKS, target: TICKS, jobs: ctx.settings.jobs, primaryKey: ['id', 'ts'], onProgress })) };
+      return { ...(await withCapture(ctx, tables(ctx), () => copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: TICKS, target: TICKS, jobs: ctx.settings.jobs, primaryKey: ['id', 'ts'], onProgress }))) };
     },
     async rollback(ctx) {
       await stopCapture(ctx, tables(ctx));
