@@ -7,7 +7,18 @@ import { pathToFileURL } from 'node:url';
 
 const root = path.resolve(import.meta.dirname, '..');
 const built = path.join(root, 'dist', 'tickvault.js');
-if (fs.existsSync(built)) {
+const sources = path.join(root, 'runbooks');
+
+/** A bundle older than any source would run yesterday's code: never trust it (a few ms of stat calls). */
+function bundleIsCurrent() {
+  if (!fs.existsSync(sources)) return true;
+  const builtAt = fs.statSync(built).mtimeMs;
+  return fs.readdirSync(sources, { recursive: true }).every((f) => !String(f).endsWith('.ts') || fs.statSync(path.join(sources, String(f))).mtimeMs <= builtAt);
+}
+
+const useBundle = fs.existsSync(built) && bundleIsCurrent();
+if (fs.existsSync(built) && !useBundle) process.stderr.write('tickvault: dist/ is older than runbooks/, so the sources run instead (slower start); "npm run build" rebuilds it\n');
+if (useBundle) {
   await import(pathToFileURL(built).href);
 } else {
   const { register } = await import('tsx/esm/api');

@@ -1,18 +1,16 @@
 import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { LockHeldError } from './errors';
+import { onThisHost, ownerGone, thisProcess, type Owner } from './owner';
 import { lockDir, privateDir } from './paths';
 
 export interface Lock {
   release(): Promise<void>;
 }
 
-interface LockRecord {
-  pid: number;
-  host: string;
+interface LockRecord extends Owner {
   run: string;
   runbook?: string;
   target?: string;
@@ -20,15 +18,6 @@ interface LockRecord {
   /** Until when the holder vouches for the lock; renewed while it runs. */
   leaseUntil?: string;
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /** 63-bit key for pg_advisory_lock from a string. */
 export function advisoryKey(name: string): bigint {
@@ -76,8 +65,7 @@ function readRecord(file: string): LockRecord | undefined {
 
 /** Stale: its process on this host is gone, or its lease expired. A lock of another host is never judged by pid. */
 function isStale(held: LockRecord, now = Date.now()): boolean {
-  if (held.host === os.hostname() && !alive(held.pid)) return true;
-  if (held.host === os.hostname()) return false;
+  if (onThisHost(held)) return ownerGone(held);
   return held.leaseUntil !== undefined && Date.parse(held.leaseUntil) < now;
 }
 
@@ -103,7 +91,7 @@ export async function acquireFileLock(runbook: string, target: string, runId: st
   const guardDir = `${dir}-guards`;
   privateDir(guardDir);
   const guard = path.join(guardDir, path.basename(file));
-  const record = (): LockRecord => ({ pid: process.pid, host: os.hostname(), run: runId, runbook, target, started, leaseUntil: new Date(Date.now() + leaseMs()).toISOString() });
+  const record = (): LockRecord => ({ ...thisProcess(), run: runId, runbook, target, started, leaseUntil: new Date(Date.now() + leaseMs()).toISOString() });
   const started = new Date().toISOString();
   await withGuard(guard, () => {
     const held = readRecord(file);

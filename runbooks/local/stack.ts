@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { $ } from 'zx';
-import { ConfigError, VerificationError } from '../engine/errors';
+import { ConfigError, UsageError, VerificationError } from '../engine/errors';
 import { localDir, localEnvFile, stateRoot } from '../engine/paths';
 import type { Run } from '../engine/run';
 import { postgresHealth, redisHealth, s3Health, type Health } from './health';
@@ -209,6 +209,50 @@ export async function status(): Promise<{ started: boolean; services: Record<str
     services[`postgres:${cluster.name}`] = { running, pid: postmasterPid(cluster.dataDir), port: cluster.port, healthy: running, detail: cluster.dataDir };
   }
   return { started: true, services };
+}
+
+/**
+ * Stop one server a restore started (a restored cluster or Redis), leaving
+ * the rest of the stack running; --purge also deletes its data.
+ */
+export async function stopOne(run: Run, name: string, opts: { purge: boolean }): Promise<{ stopped: string | null; purged: boolean }> {
+  const state = readState();
+  if (!state) throw new UsageError('the local stack was never started here; nothing to stop');
+  const bare = name.replace(/^(postgres|redis):/, '');
+  const cluster = state.extraClusters.find((c) => c.name === bare);
+  const redis = state.extraRedis.find((r) => r.name === bare);
+  if (!cluster && !redis) {
+    const known = [...state.extraClusters.map((c) => `postgres:${c.name}`), ...state.extraRedis.map((r) => `redis:${r.name}`)];
+    throw new UsageError(`no restored server named "${name.slice(0, 80)}" (${known.length ? `known: ${known.join(', ')}` : 'no restored servers are registered'}); the stack's own services stop with "local down"`);
+  }
+  const label = cluster ? `postgres:${cluster.name}` : `redis:${redis!.name}`;
+  let stopped: string | null = null;
+  await run.step(`stop ${label}`, async (ctx) => {
+    if (cluster) {
+      const pid = postmasterPid(cluster.dataDir);
+      if (await stopCluster(cluster.dataDir, await serviceUser())) {
+        stopped = label;
+        ctx.note(`stopped pid ${pid}`);
+      } else ctx.note('was not running');
+    } else {
+      const pid = redisPid(redis!.dir);
+      if (pid && redisRunning(redis!.dir)) {
+        await stopPid(pid);
+        if (!(await waitFor(() => !redisRunning(redis!.dir), 10_000))) throw new VerificationError(`${label} (pid ${pid}) is still running`);
+        stopped = label;
+        ctx.note(`stopped pid ${pid}`);
+      } else ctx.note('was not running');
+    }
+  });
+  const fresh = readState() ?? state;
+  fresh.extraClusters = fresh.extraClusters.filter((c) => c.name !== cluster?.name);
+  fresh.extraRedis = fresh.extraRedis.filter((r) => r.name !== redis?.name);
+  if (!run.dryRun) writeState(fresh);
+  if (opts.purge) {
+    const dir = cluster ? path.dirname(cluster.dataDir) : redis!.dir;
+    await run.step(`delete ${label}'s data`, async () => fs.rmSync(dir, { recursive: true, force: true }), { confirm: { action: `delete ${dir}`, target: label } });
+  }
+  return { stopped, purged: opts.purge && !run.dryRun };
 }
 
 /** Stop exactly what `up` (and restores) started, by pid; verify none is left. */

@@ -10,6 +10,7 @@ import type { Repository } from '../repository/repository';
 import { planPrune, verificationCandidates } from '../repository/retention';
 import { sourceLabel } from '../repository/backup-source';
 import { verifyArtifacts } from '../repository/transfer';
+import { stillWriting } from '../repository/writing-lease';
 import { pgbackrest, requireConfig } from '../stores/postgres/pgbackrest';
 import { recoveryContext } from './context';
 import { publishFreshness } from './freshness-metric';
@@ -123,7 +124,7 @@ async function list({ run, flags, settings }: CliContext): Promise<CommandResult
 /** Damaged or unauthentic files, and folders without a manifest: named, never fatal for the others. */
 function reportScan(run: Run, scan: RepositoryScan): void {
   for (const p of scan.problems) run.warn(`skipped ${p.key}: ${p.problem}`, { key: p.key });
-  for (const i of scan.incomplete) run.warn(`incomplete backup ${i.prefix}: no manifest (${i.keys.length} file(s)); "backup.ts prune" removes it once it is ${ORPHAN_HOURS} h old`, { key: i.prefix });
+  for (const i of scan.incomplete) run.warn(`incomplete backup ${i.prefix}: no manifest yet (${i.keys.length} file(s); being written, or left by a killed run); "backup prune" removes it once it is ${ORPHAN_HOURS} h old and its writer is gone`, { key: i.prefix });
 }
 
 /** A folder without a manifest younger than this may belong to a backup still running. */
@@ -196,7 +197,13 @@ async function prune({ run, flags, settings }: CliContext): Promise<CommandResul
     }, { readOnly: true });
   }
   const plan = planPrune(scan.entries, now, days);
-  const orphans = scan.incomplete.filter((i) => now.getTime() - (backupIdTime(i.id)?.getTime() ?? now.getTime()) > ORPHAN_HOURS * 3_600_000);
+  const orphans: RepositoryScan['incomplete'] = [];
+  for (const i of scan.incomplete.filter((i) => now.getTime() - (backupIdTime(i.id)?.getTime() ?? now.getTime()) > ORPHAN_HOURS * 3_600_000)) {
+    // A long backup has no manifest yet either: its writer's lease or lock keeps it.
+    const writer = await stillWriting(repo, env, i.id, i.keys, run.id, now);
+    if (writer) run.warn(`kept incomplete ${i.prefix}: still being written (${writer})`, { key: i.prefix });
+    else orphans.push(i);
+  }
   for (const d of plan.delete) run.info(`${run.dryRun ? 'would delete' : 'delete'} ${d.id} (${d.reason})`);
   for (const o of orphans) run.info(`${run.dryRun ? 'would remove' : 'remove'} incomplete ${o.prefix} (no manifest, started over ${ORPHAN_HOURS} h ago)`);
   run.report({ retentionDays: days, wouldDelete: plan.delete.map((d) => d.id), wouldRemoveIncomplete: orphans.map((o) => o.id), kept: plan.keep.length, skipped: scan.problems.map((p) => p.key) });

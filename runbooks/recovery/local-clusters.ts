@@ -34,7 +34,12 @@ export function localClusterProvisioner(): ClusterProvisioner {
       chownTree(root, user);
       await startCluster(spec, user);
       registerExtraCluster(spec);
-      return { port, url: clusterUrl(port, login.user, login.password, login.database), logFile: spec.logFile };
+      // The password stays out of argv and the terminal: a 0600 pgpass file beside the cluster.
+      const passwordFile = path.join(root, 'pgpass');
+      const escape = (v: string) => v.replace(/[\\:]/g, (c) => `\\${c}`);
+      fs.writeFileSync(passwordFile, `127.0.0.1:${port}:*:${escape(login.user)}:${escape(login.password)}\n`, { mode: 0o600 });
+      fs.chmodSync(passwordFile, 0o600);
+      return { port, url: clusterUrl(port, login.user, login.password, login.database), logFile: spec.logFile, passwordFile };
     },
   };
 }

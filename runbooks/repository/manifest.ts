@@ -63,8 +63,10 @@ export const manifestKey = (env: string, store: Store, id: string): string => `$
 /** The lock a restore holds on the backup it reads, and prune on each backup it deletes. */
 export const backupLockKey = (repoUrl: string, env: string, id: string): string => `backup:${repoUrl}/${env}/${id}`;
 const VERIFY_RECORD = /^verify-[0-9TZ]+\.json$/;
-/** Files a backup folder may hold besides its artifacts. */
-export const isBookkeeping = (name: string): boolean => name === 'manifest.json' || VERIFY_RECORD.test(name);
+/** The lease a running backup keeps in its folder (repository/writing-lease.ts). */
+export const LEASE_FILE = 'writing.json';
+/** Files a backup folder may hold besides its artifacts (a lease left by a writer killed after its manifest included). */
+export const isBookkeeping = (name: string): boolean => name === 'manifest.json' || name === LEASE_FILE || VERIFY_RECORD.test(name);
 
 export async function writeManifest(repo: Repository, manifest: Manifest): Promise<void> {
   const key = await repositoryKey(true);

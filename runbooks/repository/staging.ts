@@ -1,26 +1,15 @@
+import { ownerGone, thisProcess, type Owner } from '../engine/owner';
 import { privateDir } from '../engine/paths';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 
 /** The owner record sits beside the folder (not in it: pg_dump wants an empty folder). */
 const ownerFile = (dir: string): string => `${dir}.owner.json`;
 
-interface Owner {
-  pid: number;
-  host: string;
+interface StagingOwner extends Owner {
   at: string;
 }
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * Sweep staging folders left by killed runs: a folder whose owner process on
@@ -44,13 +33,13 @@ export function sweepStaging(root: string): string[] {
       continue;
     }
     if (!stat.isDirectory()) continue;
-    let owner: Owner | undefined;
+    let owner: StagingOwner | undefined;
     try {
-      owner = JSON.parse(fs.readFileSync(ownerFile(dir), 'utf8')) as Owner;
+      owner = JSON.parse(fs.readFileSync(ownerFile(dir), 'utf8')) as StagingOwner;
     } catch {
       owner = undefined;
     }
-    const dead = owner ? owner.host === os.hostname() && !alive(owner.pid) : Date.now() - stat.mtimeMs > 86_400_000;
+    const dead = owner ? ownerGone(owner) : Date.now() - stat.mtimeMs > 86_400_000;
     if (dead) {
       fs.rmSync(dir, { recursive: true, force: true });
       fs.rmSync(ownerFile(dir), { force: true });
@@ -71,7 +60,7 @@ export function stagingDir(root: string, id: string): string {
   sweepStaging(root);
   const dir = path.join(root, `${id}-${crypto.randomBytes(3).toString('hex')}`);
   fs.mkdirSync(dir, { mode: 0o700 });
-  fs.writeFileSync(ownerFile(dir), JSON.stringify({ pid: process.pid, host: os.hostname(), at: new Date().toISOString() } satisfies Owner), { mode: 0o600, flag: 'wx' });
+  fs.writeFileSync(ownerFile(dir), JSON.stringify({ ...thisProcess(), at: new Date().toISOString() } satisfies StagingOwner), { mode: 0o600, flag: 'wx' });
   return dir;
 }
 

@@ -10,6 +10,8 @@ export interface Side {
   table: TableName;
   /** Extra filter, e.g. canonical_symbol = 'DXY' AND timeframe = '1m'. */
   where?: string;
+  /** The table's own rows only, without inheritance children (what copy-table copies). */
+  only?: boolean;
 }
 
 export interface Difference {
@@ -41,6 +43,9 @@ const MAX_BUCKETS_TO_BISECT = 64;
 const MAX_REPORTED = 1000;
 const MAX_EXPLAINED = 50;
 const ALIAS = 'tv_row';
+
+/** FROM … WHERE of one side's rows. */
+const rowsOf = (side: Side): string => `${side.only ? 'ONLY ' : ''}${qualify(side.table)} AS ${ALIAS}${side.where ? ` WHERE ${side.where}` : ''}`;
 
 async function primaryKey(client: pg.ClientBase, table: TableName): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(
@@ -80,14 +85,14 @@ function hashedRows(side: Side, cols: Map<string, HashColumn>, plan: Plan, withK
   const rh = row(plan.columns);
   const kh = plan.key ? row(plan.key) : rh;
   const keyText = plan.key ? `concat_ws('|', ${plan.key.map((c) => `coalesce(${value(c, true)}, '\\N')`).join(', ')})` : `${rh}::text`;
-  return `SELECT ${withKey ? `${keyText} AS k, ` : ''}${kh} AS kh, ${rh} AS rh FROM ${qualify(side.table)} AS ${ALIAS}${side.where ? ` WHERE ${side.where}` : ''}`;
+  return `SELECT ${withKey ? `${keyText} AS k, ` : ''}${kh} AS kh, ${rh} AS rh FROM ${rowsOf(side)}`;
 }
 
 /** Refuse a --key that does not identify rows: "0 differing rows" on duplicates would be a lie. */
 async function assertUnique(client: pg.ClientBase, side: Side, cols: Map<string, HashColumn>, key: HashColumn[], label: string): Promise<void> {
   const keyText = key.map((c) => `coalesce(${columnValue(ALIAS, cols.get(c.name)!, { text: true })}, '\\N')`).join(', ');
   const { rows } = await client.query<{ k: string; n: string }>(
-    `SELECT concat_ws('|', ${keyText}) AS k, count(*)::text AS n FROM ${qualify(side.table)} AS ${ALIAS}${side.where ? ` WHERE ${side.where}` : ''}
+    `SELECT concat_ws('|', ${keyText}) AS k, count(*)::text AS n FROM ${rowsOf(side)}
       GROUP BY 1 HAVING count(*) > 1 LIMIT 3`,
   );
   if (rows.length) throw new ConfigError(`--key ${key.map((c) => c.name).join(',')} is not unique in the ${label} ${tableLabel(side.table)}: e.g. ${rows.map((r) => `"${r.k}" ×${r.n}`).join(', ')}`, { hint: 'pass key columns that identify one row each, or omit --key on a table without a primary key to compare whole rows' });
@@ -105,8 +110,11 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
   try {
     await Promise.all([a.query(NORMALISE_SESSION), b.query(NORMALISE_SESSION)]);
     const [la, lb] = await Promise.all([hashColumns(a, qualify(source.table)), hashColumns(b, qualify(target.table))]);
-    if (la.length === 0) throw new ConfigError(`source has no table ${tableLabel(source.table)}`);
-    if (lb.length === 0) throw new ConfigError(`target has no table ${tableLabel(target.table)}`);
+    // A table whose columns were all dropped has none, yet holds rows: compare it by count.
+    const exists = async (client: pg.ClientBase, side: Side) => (await client.query<{ ok: boolean }>('SELECT to_regclass($1) IS NOT NULL AS ok', [qualify(side.table)])).rows[0]!.ok;
+    const [ea, eb] = await Promise.all([exists(a, source), exists(b, target)]);
+    if (!ea) throw new ConfigError(`source has no table ${tableLabel(source.table)}`);
+    if (!eb) throw new ConfigError(`target has no table ${tableLabel(target.table)}`);
     const ca = new Map(la.map((c) => [c.name, c]));
     const cb = new Map(lb.map((c) => [c.name, c]));
     const columnDifferences: string[] = [];
@@ -193,7 +201,7 @@ async function explainChanged(a: pg.ClientBase, b: pg.ClientBase, source: Side, 
     const value = (c: HashColumn, text = false) => columnValue(ALIAS, cols.get(c.name)!, { ...plan.opts.get(c.name), ...(text ? { text: true } : {}) });
     const keyText = `concat_ws('|', ${plan.key!.map((c) => `coalesce(${value(c, true)}, '\\N')`).join(', ')})`;
     const hashes = plan.columns.map((c) => `hash_record_extended(ROW(${value(c)}), 0)::text`);
-    return `SELECT k, h FROM (SELECT ${keyText} AS k, ARRAY[${hashes.join(', ')}]::text[] AS h FROM ${qualify(side.table)} AS ${ALIAS}${side.where ? ` WHERE ${side.where}` : ''}) s WHERE k = ANY($1::text[])`;
+    return `SELECT k, h FROM (SELECT ${keyText} AS k, ARRAY[${hashes.join(', ')}]::text[] AS h FROM ${rowsOf(side)}) s WHERE k = ANY($1::text[])`;
   };
   const keys = changed.map((d) => d.key);
   const [ha, hb] = await Promise.all([a.query<{ k: string; h: string[] }>(query(source, ca), [keys]), b.query<{ k: string; h: string[] }>(query(target, cb), [keys])]);

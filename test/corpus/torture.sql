@@ -120,6 +120,12 @@ INSERT INTO public."user" VALUES ('a', 1, 'x'), ('a', 1, 'x'), (NULL, NULL, NULL
 -- No key at all, duplicate rows included.
 CREATE TABLE no_key (x int, y text);
 INSERT INTO no_key VALUES (1, 'a'), (1, 'a'), (2, NULL), (NULL, NULL), (NULL, NULL);
+-- Tables with no columns at all still hold rows (PostgreSQL's regression database has several).
+CREATE TABLE no_columns ();
+INSERT INTO no_columns DEFAULT VALUES; INSERT INTO no_columns DEFAULT VALUES; INSERT INTO no_columns DEFAULT VALUES;
+CREATE TABLE all_dropped (a int, b text);
+INSERT INTO all_dropped VALUES (1, 'x'), (2, 'y');
+ALTER TABLE all_dropped DROP COLUMN a, DROP COLUMN b;
 
 -- Dropped columns: the heap keeps them, a restore does not.
 CREATE TABLE dropped_cols (a int, gone1 text, b text, gone2 int, c numeric);

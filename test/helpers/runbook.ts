@@ -12,10 +12,18 @@ export interface RunbookOutput {
   summary: Record<string, unknown> | undefined;
 }
 
-/** Run `npx tsx runbooks/<name>.ts …` as a real process, the way users do. */
+/**
+ * The command a runbook runs as: `tickvault <name>` (bin/tickvault.js: the
+ * built bundle when it is current, else the sources), the way users run it;
+ * TICKVAULT_TEST_ENTRY=sources runs `tsx runbooks/<name>.ts` instead.
+ */
+const entry = (name: string): string[] =>
+  process.env.TICKVAULT_TEST_ENTRY === 'sources' ? ['--import', 'tsx', path.join(root, 'runbooks', `${name}.ts`)] : [path.join(root, 'bin', 'tickvault.js'), name];
+
+/** Run a runbook as a real process, the way users do. */
 export function runRunbook(name: string, args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): Promise<RunbookOutput> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(root, 'runbooks', `${name}.ts`), ...args], {
+    const child = spawn(process.execPath, [...entry(name), ...args], {
       cwd: root,
       env: { ...process.env, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { $ } from 'zx';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { createDatabase, query } from '../helpers/databases';
+import { rowHashes, schemaOf } from '../helpers/independent';
 import { root, runRunbook, type RunbookOutput } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
 
@@ -26,44 +26,6 @@ const q = (name: string) => `"${name.replace(/"/g, '""')}"`;
 function settled(out: RunbookOutput): RunbookOutput {
   expect(out.summary?.exitCode, out.stdout + out.stderr).toBe(out.code);
   return out;
-}
-
-/** Independent: md5 per row of to_jsonb(row), sorted and hashed again, per relation holding rows. */
-async function rowHashes(url: string): Promise<Record<string, string>> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query("SET TIME ZONE 'UTC'");
-    await client.query('SET extra_float_digits = 3');
-    const rels = await client.query<{ schema: string; name: string }>(
-      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'm') AND (c.relkind <> 'm' OR c.relispopulated) AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1, 2`,
-    );
-    const out: Record<string, string> = {};
-    for (const r of rels.rows) {
-      const { rows } = await client.query<{ n: string; h: string }>(
-        `SELECT count(*)::text AS n, md5(coalesce(string_agg(h, ',' ORDER BY h), '')) AS h FROM (SELECT md5(to_jsonb(x)::text) AS h FROM ONLY ${q(r.schema)}.${q(r.name)} x) s`,
-      );
-      out[`${r.schema}.${r.name}`] = `${rows[0]!.n}:${rows[0]!.h}`;
-    }
-    const lo = await client.query<{ h: string }>(`SELECT md5(coalesce(string_agg(oid::text || ':' || md5(lo_get(oid)), ',' ORDER BY oid), '')) AS h FROM pg_largeobject_metadata`);
-    out['(large objects)'] = lo.rows[0]!.h;
-    const seqs = await client.query<{ s: string }>(`SELECT schemaname || '.' || sequencename || '=' || coalesce(last_value::text, 'none') AS s FROM pg_sequences ORDER BY 1`);
-    out['(sequences)'] = seqs.rows.map((s) => s.s).join(',');
-    return out;
-  } finally {
-    await client.end();
-  }
-}
-
-/** Independent: pg_dump --schema-only, with comments, blank lines and session noise removed. */
-async function schemaOf(url: string): Promise<string> {
-  const u = new URL(url);
-  const out = await $({ env: { ...process.env, PGPASSWORD: decodeURIComponent(u.password) } })`pg_dump --schema-only --no-password ${`--dbname=${u.protocol}//${u.username}@${u.host}${u.pathname}`}`.quiet();
-  return out.stdout
-    .split('\n')
-    .filter((l) => l.trim() && !l.startsWith('--') && !/^\\(un)?restrict /.test(l))
-    .join('\n');
 }
 
 /** Independent: the database's owner, ACL, settings and comment from the catalog. */
@@ -185,6 +147,17 @@ describe('torture corpus: backup, restore and verify agree with independent chec
         expect(differences.map((d) => d.kind)).toEqual(expected.map(() => 'changed'));
         expect(differences.map((d) => d.columns!.map((c) => c.split(' ')[0]).join(',')).sort()).toEqual(expected.map((p) => p.column).sort());
       }
+    }, 120_000);
+
+    it('a table with no columns compares by its row count', async () => {
+      const copy = await createDatabase(stack.postgresUrl, 'plant');
+      expect(settled(await runRunbook('restore', ['postgres', '--backup', backupId, '--database-url', source, '--target-url', copy, '--json'], { env })).code).toBe(0);
+      for (const table of ['public.no_columns', 'public.all_dropped']) expect(settled(await runRunbook('verify', ['--json', '--source-url', source, '--target-url', copy, '--table', table], { env })).code).toBe(0);
+      await query(copy, 'DELETE FROM no_columns WHERE ctid = (SELECT min(ctid) FROM no_columns)');
+      expect((await rowHashes(copy))['public.no_columns']).toMatch(/^2:/);
+      const out = settled(await runRunbook('verify', ['--json', '--source-url', source, '--target-url', copy, '--table', 'public.no_columns'], { env }));
+      expect(out.code, out.stdout).toBe(3);
+      expect(out.summary).toMatchObject({ sourceRows: 3, targetRows: 2 });
     }, 120_000);
 
     it('a lost generated column is a difference, named', async () => {

@@ -2,11 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { describe, expect, inject, it } from 'vitest';
-import { Masker } from '../../runbooks/engine/mask';
-import { Run } from '../../runbooks/engine/run';
+import { describe, expect, it } from 'vitest';
 import { rollbackPlan, runPlan } from '../../runbooks/migrations/engine';
-import { Settings } from '../../runbooks/engine/config';
 import type { EngineSettings } from '../../runbooks/migrations/plan';
 import { atgeQuantumBtc } from '../../runbooks/migrations/plans/atge-quantum-btc';
 import { dxyDataBars } from '../../runbooks/migrations/plans/dxy-data-bars';
@@ -14,50 +11,15 @@ import { marketSnapshotSsot } from '../../runbooks/migrations/plans/market-snaps
 import type { AnyPlan as Plan } from '../../runbooks/migrations/plan';
 import { withClient } from '../../runbooks/stores/postgres/connect';
 import { databaseFingerprint } from '../../runbooks/stores/postgres/fingerprint';
-import { cloneDatabase, createDatabase, query } from '../helpers/databases';
+import { createDatabase, query } from '../helpers/databases';
+import { inProcess, migrationFixture } from '../helpers/migrate-fixtures';
 import { timescaleReady } from '../helpers/timescale';
 import { runRunbook } from '../helpers/runbook';
-import { stackEnv } from '../helpers/stack-env';
 
-const stack = inject('stack');
-const repoDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-repo-'));
-const env = stackEnv({ BACKUP_REPO: `file://${repoDir}` });
-
-let template: string | undefined;
-
-/** A seeded database, cloned from a template seeded once (CREATE DATABASE … TEMPLATE). */
-async function seeded(): Promise<string> {
-  if (!template) {
-    const url = await createDatabase(stack.postgresUrl, 'tpl');
-    const seed = await runRunbook('seed', ['--json', '--database-url', url, '--scale', '0.01'], { env });
-    expect(seed.code, seed.stderr).toBe(0);
-    template = new URL(url).pathname.slice(1);
-  }
-  const name = `m_${Math.random().toString(16).slice(2, 10)}`;
-  await cloneDatabase(stack.postgresUrl, template, name);
-  const url = new URL(stack.postgresUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
-}
-
+const fx = migrationFixture();
+const { stack, env, seeded } = fx;
+const engine = (target: string, source = target): EngineSettings => fx.engine(target, source);
 const databaseHash = async (url: string): Promise<string> => (await withClient(url, databaseFingerprint)).hash;
-
-const engine = (target: string, source = target): EngineSettings => ({ sourceUrl: source, targetUrl: target, safetyWindowMs: 0, jobs: 2, backup: { config: new Settings(env, {}) } });
-
-/** Run the engine in-process with a quiet run (no terminal, no audit). */
-async function inProcess<T>(fn: (run: Run) => Promise<T>): Promise<T> {
-  const sink = new (await import('node:stream')).PassThrough();
-  sink.resume();
-  const run = new Run({ runbook: 'migrate', json: true, dryRun: false, yes: true, masker: new Masker(), stdout: sink, stderr: sink, audit: false });
-  try {
-    const result = await fn(run);
-    await run.finish({});
-    return result;
-  } catch (error) {
-    await run.finish({ error });
-    throw error;
-  }
-}
 
 describe.each([
   [dxyDataBars.id, dxyDataBars, "SELECT count(*) AS n FROM data_bars WHERE canonical_symbol = 'DXY'"],

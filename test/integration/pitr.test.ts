@@ -63,6 +63,26 @@ describe('PostgreSQL physical backups and point-in-time recovery (pgBackRest)', 
     expect(info[0].backup.map((b: { label: string }) => b.label)).toContain(label);
     const verify = await runRunbook('backup', ['verify', backup.summary!.id as string, '--json'], { env });
     expect(verify.code, verify.stdout).toBe(0);
+
+    // How to connect is printed without the password, which sits in a 0600 file psql itself reads.
+    const connect = restore.summary!.connect as { cluster: string; conninfo: string; passwordFile: string; hint: string };
+    expect(connect.hint).not.toContain(new URL(stack.postgresUrl).password);
+    expect(fs.statSync(connect.passwordFile).mode & 0o777).toBe(0o600);
+    const psql = await $({ env: { ...process.env, PGPASSFILE: connect.passwordFile, PGPASSWORD: '' } })`psql ${connect.conninfo} -XAtc ${'SELECT count(*) FROM ledger'}`;
+    expect(psql.stdout.trim()).toBe('800');
+
+    // One restored cluster stops on its own; the stack and the other restores keep running.
+    const name = `postgres:${connect.cluster}`;
+    expect(extra).toContain(name);
+    expect((await runRunbook('local', ['stop', 'postgres:no-such-restore', '--json'], { env })).code).toBe(2);
+    const stop = await runRunbook('local', ['stop', name, '--json'], { env });
+    expect(stop.code, stop.stdout).toBe(0);
+    expect(stop.summary).toMatchObject({ stopped: name });
+    const after = await runRunbook('local', ['status', '--json'], { env });
+    expect(after.code, after.stdout).toBe(0);
+    expect(Object.keys((after.summary as any).services)).not.toContain(name);
+    expect(Object.keys((after.summary as any).services)).toEqual(expect.arrayContaining(['postgres', 'redis', 's3']));
+    await expect(query(restored, 'SELECT 1')).rejects.toThrow();
   });
 
   it('--latest replays all archived WAL; the recovery point is the last replayed commit or the end of archived WAL, never older', async () => {

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { acquireFileLock } from '../../runbooks/engine/lock';
+import { backupLockKey, LEASE_FILE, newBackupId } from '../../runbooks/repository/manifest';
 import { fileRepositoryKey, signRecord } from '../../runbooks/repository/signing';
 import { createDatabase } from '../helpers/databases';
 import { runRunbook } from '../helpers/runbook';
@@ -67,5 +69,55 @@ describe('retention covers only with verified backups', () => {
     const again = await runRunbook('backup', ['prune', '--yes', '--json'], { env: redisEnv });
     expect(again.summary!.deleted).toEqual([verified]);
     expect(fs.readdirSync(path.join(repoDir, redisEnv.TICKVAULT_ENV!, 'redis')).sort()).toEqual([truncated, good].sort());
+  });
+});
+
+describe('prune and a backup still being written', () => {
+  const leaseEnv = stackEnv({ BACKUP_REPO: `file://${repoDir}` });
+  /** A manifest-less folder started three days ago, as a long backup (or a killed one) leaves it. */
+  function oldFolder(lease?: { host: string; until: Date }): string {
+    const id = newBackupId('postgres', 'logical', new Date(Date.now() - 3 * 86_400_000));
+    const dir = path.join(repoDir, leaseEnv.TICKVAULT_ENV!, 'postgres', id);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'toc.dat'), 'partial');
+    if (lease) fs.writeFileSync(path.join(dir, LEASE_FILE), JSON.stringify({ run: 'r-other', pid: 1, host: lease.host, leaseUntil: lease.until.toISOString() }));
+    return id;
+  }
+  const folders = () => fs.readdirSync(path.join(repoDir, leaseEnv.TICKVAULT_ENV!, 'postgres')).sort();
+
+  it('keeps a folder whose writer holds a live lease (any host) or the backup lock (this host), removes one whose writer is gone', async () => {
+    const leased = oldFolder({ host: 'another-host', until: new Date(Date.now() + 600_000) });
+    const expired = oldFolder({ host: 'another-host', until: new Date(Date.now() - 600_000) });
+    const bare = oldFolder();
+    const locked = oldFolder();
+    // This test process stands for a live backup writer on this host.
+    const home = process.env.TICKVAULT_HOME;
+    process.env.TICKVAULT_HOME = leaseEnv.TICKVAULT_HOME;
+    const lock = await acquireFileLock('backup', backupLockKey(`file://${repoDir}`, leaseEnv.TICKVAULT_ENV!, locked), 'r-writer');
+    process.env.TICKVAULT_HOME = home;
+    try {
+      const pruned = await runRunbook('backup', ['prune', '--yes', '--json'], { env: leaseEnv });
+      expect(pruned.code, pruned.stdout).toBe(0);
+      expect((pruned.summary!.removedIncomplete as string[]).sort()).toEqual([expired, bare].sort());
+      expect(folders()).toEqual([leased, locked].sort());
+      const kept = pruned.events.filter((e) => e.event === 'warn' && String(e.message).includes('still being written')).map((e) => String(e.message));
+      expect(kept.some((m) => m.includes(leased) && m.includes('another-host'))).toBe(true);
+      expect(kept.some((m) => m.includes(locked) && m.includes('r-writer'))).toBe(true);
+    } finally {
+      await lock.release();
+    }
+    // Writer gone (lock released): the folder is now a leftover.
+    const again = await runRunbook('backup', ['prune', '--yes', '--json'], { env: leaseEnv });
+    expect(again.summary!.removedIncomplete).toEqual([locked]);
+    expect(folders()).toEqual([leased]);
+  });
+
+  it('a finished backup leaves no lease in its folder', async () => {
+    const db = await createDatabase(inject('stack').postgresUrl, 'prune_lease');
+    const run = await runRunbook('backup', ['postgres', '--json', '--database-url', db], { env: leaseEnv });
+    expect(run.code, run.stdout).toBe(0);
+    const files = fs.readdirSync(path.join(repoDir, leaseEnv.TICKVAULT_ENV!, 'postgres', run.summary!.id as string));
+    expect(files).toContain('manifest.json');
+    expect(files).not.toContain(LEASE_FILE);
   });
 });

@@ -60,7 +60,9 @@ export async function withCapture<T extends object>(ctx: Ctx, tables: CaptureTab
   const name = captureNameOf(ctx);
   const capture = await onSource(ctx, async (source) => {
     await checkLogical(source, tables.source);
-    const { startLsn } = await createCapture(source, name, tables.source);
+    // The copy takes an inheritance parent's own rows only; so does the publication then.
+    const only = (await describeTable(source, tables.source)).from.startsWith('ONLY ');
+    const { startLsn } = await createCapture(source, name, tables.source, only);
     await ensureProgress(ctx.target, name, startLsn);
     return { capture: name, captureStartLsn: startLsn };
   });

@@ -24,9 +24,9 @@ export async function checkLogical(source: pg.ClientBase, table: TableName): Pro
  * the slot returns. Idempotent (a re-run after a crash finds both).
  * The slot is created before the backfill's snapshot, so no change is missed.
  */
-export async function createCapture(source: pg.ClientBase, name: string, table: TableName): Promise<{ startLsn: string }> {
+export async function createCapture(source: pg.ClientBase, name: string, table: TableName, only = false): Promise<{ startLsn: string }> {
   const pub = await source.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
-  if (!pub.rowCount) await source.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${qualify(table)}`);
+  if (!pub.rowCount) await source.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${only ? 'ONLY ' : ''}${qualify(table)}`);
   const slot = await source.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [name]);
   if (slot.rows[0]) return { startLsn: slot.rows[0].lsn };
   const { rows } = await source.query<{ lsn: string }>("SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", [name]);

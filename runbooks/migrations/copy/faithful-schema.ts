@@ -62,7 +62,7 @@ export async function planFaithfulSchema(src: pg.ClientBase, tgt: pg.ClientBase,
 
     // Inheritance children are tables of their own: only the parent's own rows are copied.
     const children = await src.query<{ name: string }>("SELECT i.inhrelid::regclass::text AS name FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid WHERE i.inhparent = ANY($1::oid[]) AND NOT c.relispartition ORDER BY 1", [memberOids]);
-    for (const c of children.rows) notCarried.push({ kind: 'inheritance child', name: c.name, reason: 'a table of its own; copy it separately (only the parent\'s own rows were copied)' });
+    for (const c of children.rows) notCarried.push({ kind: 'inheritance child', name: c.name, reason: 'a table of its own that inherits this one: not copied; only the parent\'s own rows were copied and verified' });
     const acl = await src.query<{ name: string }>('SELECT oid::regclass::text AS name FROM pg_class WHERE oid = ANY($1::oid[]) AND (relacl IS NOT NULL OR EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = pg_class.oid AND attacl IS NOT NULL)) ORDER BY 1', [memberOids]);
     for (const a of acl.rows) notCarried.push({ kind: 'grants', name: a.name, reason: 'GRANTs are not copied (roles differ between clusters); re-grant on the target' });
     const owner = await src.query<{ owner: string }>('SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE oid = $1', [memberOids[0]]);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ConfigError, UsageError } from '../../engine/errors';
+import { ConfigError, UsageError, VerificationError } from '../../engine/errors';
 import { withClient } from '../../stores/postgres/connect';
 import { parseTableName, qualify, tableLabel, type TableName } from '../../stores/postgres/sql';
 import { compareTables } from '../../verify/compare';
@@ -23,11 +23,32 @@ const tableOf = (ctx: Ctx): TableName => {
   }
 };
 
+/** Inheritance children are tables of their own, not copied: compare the parent's own rows (a hypertable's chunks and partitions count as its rows). */
+const onlyOf = async (ctx: Ctx, table: TableName): Promise<boolean> => (await withClient(ctx.settings.sourceUrl, (c) => describeTable(c, table), '--source-url')).from.startsWith('ONLY ');
+
 /** The same table on both sides, kept in sync by change capture from backfill to cutover. */
 const tables = (ctx: Ctx): CaptureTables => {
   const table = tableOf(ctx);
-  return { source: table, target: table, compare: () => compareTables({ url: ctx.settings.sourceUrl, table }, { url: ctx.settings.targetUrl, table }) };
+  return {
+    source: table,
+    target: table,
+    compare: async () => {
+      const only = await onlyOf(ctx, table);
+      return compareTables({ url: ctx.settings.sourceUrl, table, only }, { url: ctx.settings.targetUrl, table, only });
+    },
+  };
 };
+
+/** Change capture applies updates and deletes by key: a table without a primary key is copied once, without it. */
+const captured = (ctx: Ctx): boolean => ((ctx.recorded('preflight').primaryKey as string[] | undefined) ?? []).length > 0;
+
+async function verifyTable(ctx: Ctx) {
+  const table = tableOf(ctx);
+  const only = await onlyOf(ctx, table);
+  const result = await compareTables({ url: ctx.settings.sourceUrl, table, only }, { url: ctx.settings.targetUrl, table, only });
+  if (!result.equal) throw new VerificationError(`${tableLabel(table)} differs: ${result.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`).join(', ')}`, { differences: result.differences });
+  return { rows: result.sourceRows, segments: result.buckets };
+}
 
 const phases: Phase<Options>[] = [
   {
@@ -38,8 +59,10 @@ const phases: Phase<Options>[] = [
     async run(ctx) {
       const table = tableOf(ctx);
       const info = await withClient(ctx.settings.sourceUrl, (c) => describeTable(c, table), '--source-url');
-      if (info.primaryKey.length === 0) throw new ConfigError(`${tableLabel(table)} has no primary key; the copy needs one to verify by key`);
-      return { table: tableLabel(table), columns: info.columns.length, estimatedRows: info.estimatedRows, primaryKey: info.primaryKey, ...(await preflightCapture(ctx, table)) };
+      // Without a primary key the copy splits by block ranges and verification compares whole rows as multisets; no change capture.
+      const capture = info.primaryKey.length ? await preflightCapture(ctx, table) : { changeCapture: false };
+      if (!info.primaryKey.length) ctx.run.warn(`${tableLabel(table)} has no primary key: it is copied once, without change capture (stop writes to it before the copy; cutover is refused)`);
+      return { table: tableLabel(table), columns: info.columns.length, estimatedRows: info.estimatedRows, primaryKey: info.primaryKey, ...capture };
     },
   },
   {
@@ -56,8 +79,9 @@ const phases: Phase<Options>[] = [
         ctx.progress(done, total, 'batches');
         ctx.checkpoint('batch');
       };
+      const copy = () => copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: table, target: table, jobs: ctx.settings.jobs, schema: 'faithful', onProgress });
       // The slot exists before the copy's snapshot: every later change reaches the target in dual-write.
-      const { created: createdObjects, ...result } = await withCapture(ctx, tables(ctx), () => copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: table, target: table, jobs: ctx.settings.jobs, schema: 'faithful', onProgress }));
+      const { created: createdObjects, ...result } = captured(ctx) ? await withCapture(ctx, tables(ctx), copy) : await copy();
       return { ...result, createdObjects, created: Boolean(ctx.recorded('backfill').created) };
     },
     async rollback(ctx) {
@@ -72,14 +96,14 @@ const phases: Phase<Options>[] = [
     title: 'captured changes applied, then row counts and segment hashes in both databases',
     transaction: false,
     idempotent: true,
-    run: (ctx) => captureParity(ctx, tables(ctx)),
+    run: (ctx) => (captured(ctx) ? captureParity(ctx, tables(ctx)) : verifyTable(ctx)),
   },
   {
     id: 'dual-write',
     title: 'window: changes captured from the source applied to the target; parity converges',
     transaction: false,
     idempotent: true,
-    run: (ctx) => windowSync(ctx, tables(ctx)),
+    run: (ctx) => (captured(ctx) ? windowSync(ctx, tables(ctx)) : verifyTable(ctx)),
   },
   {
     id: 'cutover',
@@ -87,7 +111,10 @@ const phases: Phase<Options>[] = [
     explicit: true,
     transaction: false,
     idempotent: true,
-    run: (ctx) => cutover(ctx, tables(ctx)),
+    async run(ctx) {
+      if (!captured(ctx)) throw new ConfigError(`${tableLabel(tableOf(ctx))} has no primary key: no change capture, so no cutover with a write fence and reverse capture`, { hint: 'add a primary key to the source table, roll back and run again' });
+      return cutover(ctx, tables(ctx));
+    },
     rollback: (ctx) => rollbackCutover(ctx, tables(ctx)),
   },
   {
@@ -108,6 +135,6 @@ export const copyTable = definePlan<Options>({
   options: OPTIONS,
   scope: (options) => tableLabel(parseTableName(options.table)),
   phases,
-  parity: (ctx) => captureParity(ctx, tables(ctx)),
+  parity: (ctx) => (captured(ctx) ? captureParity(ctx, tables(ctx)) : verifyTable(ctx)),
   lag: (ctx) => captureLagOf(ctx) as Promise<{ bytes: number }>,
 });

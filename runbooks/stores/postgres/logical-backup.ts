@@ -4,7 +4,8 @@ import { $ } from 'zx';
 import { VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
 import type { Run } from '../../engine/run';
-import { backupPrefix, newBackupId, writeManifest, type Manifest } from '../../repository/manifest';
+import { backupPrefix, writeManifest, type Manifest } from '../../repository/manifest';
+import { startBackup } from '../../repository/writing-lease';
 import type { Repository } from '../../repository/repository';
 import { stagingDir, uploadDir } from '../../repository/transfer';
 import { libpqConnection, pgBin, toolVersion } from './binaries';
@@ -41,7 +42,7 @@ export const hasTableData = (lines: string[], table: TableName): boolean => line
  */
 export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promise<Manifest> {
   const startedAt = new Date();
-  const id = newBackupId('postgres', 'logical', startedAt);
+  const id = await startBackup(run, opts.repo, opts.env, 'postgres', 'logical', startedAt);
   const holder = await run.step('connect', () => connect(opts.databaseUrl), { readOnly: true });
   run.onCleanup(() => holder.end().catch(() => undefined));
   const info = await serverInfo(holder);

@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { Run } from '../../engine/run';
-import { backupPrefix, newBackupId, writeManifest, type Manifest } from '../../repository/manifest';
+import { backupPrefix, writeManifest, type Manifest } from '../../repository/manifest';
+import { startBackup } from '../../repository/writing-lease';
 import type { Repository } from '../../repository/repository';
 import { withClient } from './connect';
 import { pgbackrest, pgbackrestInfo, pgbackrestVersion, type PgBackRestTarget } from './pgbackrest';
@@ -21,7 +22,7 @@ export interface PhysicalBackupOptions {
  */
 export async function physicalBackup(run: Run, opts: PhysicalBackupOptions): Promise<Manifest> {
   const startedAt = new Date();
-  const id = newBackupId('postgres', 'physical', startedAt);
+  const id = await startBackup(run, opts.repo, opts.env, 'postgres', 'physical', startedAt);
   const { info, source } = await run.step('connect', () => withClient(opts.databaseUrl, async (c) => ({ info: await serverInfo(c), source: await sourceIdentity(c, opts.databaseUrl) })), { readOnly: true });
 
   await run.step('check WAL archiving (pgbackrest check)', async () => {

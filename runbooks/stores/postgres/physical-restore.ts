@@ -16,7 +16,7 @@ export interface ClusterProvisioner {
   /** A new, empty data directory the server's OS user owns. */
   newDataDir(): Promise<{ name: string; dataDir: string }>;
   /** Start the restored data directory (archiving off) on a free port; the URL reaches `database` as the source's user. */
-  start(restored: { name: string; dataDir: string }, login: { user: string; password: string; database: string }): Promise<{ port: number; url: string; logFile: string }>;
+  start(restored: { name: string; dataDir: string }, login: { user: string; password: string; database: string }): Promise<{ port: number; url: string; logFile: string; passwordFile?: string }>;
 }
 
 export interface PhysicalRestoreOptions {
@@ -87,6 +87,9 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
     return server;
   });
   const targetUrl = started.url;
+  const connect = connectHint(restored.name, targetUrl, started.passwordFile);
+  run.info(connect.hint);
+  run.report({ connect });
 
   const checked = await run.step('verify tables are readable', async (step) => {
     const asOf = opts.toTime ?? new Date();
@@ -125,4 +128,13 @@ async function physicalRecoveryPoint(opts: PhysicalRestoreOptions, lastCommit: s
     ...(newestBackup ? [{ at: new Date(newestBackup.timestamp.stop * 1000).toISOString(), basis: `end of backup ${newestBackup.label}` }] : []),
   ].sort((a, b) => a.at.localeCompare(b.at));
   return candidates.at(-1) ?? { at: null, basis: 'unknown: no commit replayed, no archived WAL time, no backup' };
+}
+
+/** How an operator reaches the restored cluster, without the password on screen. */
+function connectHint(name: string, url: string, passwordFile: string | undefined) {
+  const u = new URL(url);
+  const conninfo = `host=${u.hostname} port=${u.port} user=${decodeURIComponent(u.username)} dbname=${decodeURIComponent(u.pathname.slice(1))}`;
+  const env = passwordFile ? `PGPASSFILE=${passwordFile} ` : '';
+  const hint = `restored cluster ${name}: ${env}psql "${conninfo}"${passwordFile ? ` (password in ${passwordFile}, mode 0600)` : ''}; stop it with "tickvault local stop ${name}"`;
+  return { cluster: name, conninfo, passwordFile: passwordFile ?? null, hint };
 }

@@ -2,7 +2,8 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { VerificationError } from '../../engine/errors';
 import type { Run } from '../../engine/run';
-import { backupPrefix, newBackupId, writeManifest, type Manifest, type ManifestFile } from '../../repository/manifest';
+import { backupPrefix, writeManifest, type Manifest, type ManifestFile } from '../../repository/manifest';
+import { startBackup } from '../../repository/writing-lease';
 import type { Repository } from '../../repository/repository';
 import { qdrantClient, qdrantFetch, qdrantVersion, type QdrantTarget } from './client';
 
@@ -20,7 +21,7 @@ export interface SnapshotBackupOptions {
  */
 export async function snapshotBackup(run: Run, opts: SnapshotBackupOptions): Promise<Manifest> {
   const startedAt = new Date();
-  const id = newBackupId('qdrant', 'snapshot', startedAt);
+  const id = await startBackup(run, opts.repo, opts.env, 'qdrant', 'snapshot', startedAt);
   const client = qdrantClient(opts.qdrant);
   const version = await run.step('connect', () => qdrantVersion(opts.qdrant), { readOnly: true });
   const collections = opts.collections ?? (await client.getCollections()).collections.map((c) => c.name).sort();

@@ -11,7 +11,8 @@ import crypto from 'node:crypto';
 import type { ElastiCacheClient } from '@aws-sdk/client-elasticache';
 import { ConfigError, VerificationError } from '../../engine/errors';
 import type { Run } from '../../engine/run';
-import { backupPrefix, newBackupId, writeManifest, type Manifest } from '../../repository/manifest';
+import { backupPrefix, writeManifest, type Manifest } from '../../repository/manifest';
+import { startBackup } from '../../repository/writing-lease';
 import type { Repository } from '../../repository/repository';
 
 /** Bucket and key prefix of an s3:// BACKUP_REPO (ElastiCache writes into the bucket itself). */
@@ -60,7 +61,7 @@ export interface ElastiCacheBackupOptions {
 export async function elasticacheBackup(run: Run, opts: ElastiCacheBackupOptions): Promise<Manifest> {
   const { bucket, prefix } = s3Location(opts.repoUrl);
   const startedAt = new Date();
-  const id = newBackupId('redis', 'rdb', startedAt);
+  const id = await startBackup(run, opts.repo, opts.env, 'redis', 'rdb', startedAt);
   const names = exportNames(opts.env, id, prefix);
   const { ec, sdk } = await client(opts.region);
   const status = async () => (await ec.send(new sdk.DescribeSnapshotsCommand({ SnapshotName: names.snapshot }))).Snapshots?.[0];

@@ -7,7 +7,8 @@ import { ConfigError, VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
 import type { Run } from '../../engine/run';
 import { waitFor } from '../../engine/wait';
-import { backupPrefix, newBackupId, writeManifest, type Manifest } from '../../repository/manifest';
+import { backupPrefix, writeManifest, type Manifest } from '../../repository/manifest';
+import { startBackup } from '../../repository/writing-lease';
 import type { Repository } from '../../repository/repository';
 import { stagingDir } from '../../repository/transfer';
 import { connectRedis, infoField } from './connect';
@@ -54,7 +55,7 @@ export async function bgsave(redis: Redis): Promise<Date> {
  */
 export async function rdbBackup(run: Run, opts: RdbBackupOptions): Promise<Manifest> {
   const startedAt = new Date();
-  const id = newBackupId('redis', 'rdb', startedAt);
+  const id = await startBackup(run, opts.repo, opts.env, 'redis', 'rdb', startedAt);
   const redis = await run.step('connect', () => connectRedis(opts.redisUrl), { readOnly: true });
   run.onCleanup(() => redis.disconnect());
   const [version, dirReply, fileReply, aof] = await Promise.all([
