@@ -96,9 +96,31 @@ async function sync(ctx: Ctx, tables: CaptureTables, source: pg.Client): Promise
   return { appliedUpTo: drained.upto, applied: drained.applied };
 }
 
+/**
+ * Parity with writes held back: SHARE lock on the table that takes writes
+ * (the source before cutover, the target after it; reads go on), catch up
+ * to that point, compare, release. Reports how long writes waited.
+ */
+async function quiescedParity(ctx: Ctx, tables: CaptureTables, source: pg.Client): Promise<Details> {
+  const reverse = Boolean(ctx.recorded('cutover').equalAtLsn);
+  const url = reverse ? ctx.settings.targetUrl : ctx.settings.sourceUrl;
+  return withClient(url, async (locker) => {
+    const started = Date.now();
+    return inTransaction(locker, async () => {
+      await locker.query(`LOCK TABLE ${qualify(reverse ? tables.target : tables.source)} IN SHARE MODE`);
+      const s = await spec(ctx, source, tables);
+      const upto = reverse ? undefined : (await locker.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+      const synced = reverse ? { replayedToSource: await replayReverse(ctx.target, source, tables.source, s.key, s.name) } : { applied: (await drain(source, ctx.target, s, { ...(upto ? { upto } : {}) })).applied };
+      const result = await tables.compare();
+      if (!result.equal) throw new VerificationError(`${tableLabel(tables.source)} differs with writes held back: ${result.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`).join(', ')}`, { differences: result.differences.slice(0, 100) });
+      return { rows: result.sourceRows, quiesced: true, writesHeldMs: Date.now() - started, ...synced };
+    });
+  }, reverse ? '--target-url' : '--source-url');
+}
+
 /** Parity at any time: after catching up, converged under live writes (see convergedParity). */
 export async function captureParity(ctx: Ctx, tables: CaptureTables): Promise<Details> {
-  return onSource(ctx, (source) => convergedParity(() => sync(ctx, tables, source), tables.compare));
+  return onSource(ctx, (source) => convergedParity(() => sync(ctx, tables, source), tables.compare, () => quiescedParity(ctx, tables, source)));
 }
 
 /** Dual-write: apply what was captured since the backfill began; parity converges; lag is recorded. */
