@@ -102,7 +102,9 @@ await runCli({
       const { scope, phases } = await run.step('read journal', () => planStatus(run, plan, options, engine), { readOnly: true });
       for (const p of phases) run.info(`${p.phase.padEnd(12)} ${p.state.padEnd(20)} ${p.at ?? ''}`);
       const cleanup = await statusCleanup(run, plan.phases.some((p) => p.id === 'cleanup'), phases, engine.safetyWindowMs);
-      return { figures: { plan: plan.id, scope, phases, ...(cleanup ? { cleanup } : {}) } };
+      const capture = plan.crossDatabase ? await run.step('read change capture', async () => (await import('./migrations/cdc/status')).captureStatus(plan.id, scope, sourceUrl, targetUrl), { readOnly: true }) : undefined;
+      if (capture) (await import('./migrations/cdc/print')).printCapture(run, capture);
+      return { figures: { plan: plan.id, scope, phases, ...(cleanup ? { cleanup } : {}), ...(capture ?? {}) } };
     }
     if (command === 'watch') {
       const intervalMs = durationFlag('interval', stringFlag(flags, 'interval'), '5m');

@@ -35,8 +35,12 @@ export function baseSettings(spec: ClusterSpec): Record<string, string | number>
     max_connections: 100,
     shared_buffers: '256MB',
     max_wal_size: '2GB',
-    wal_level: 'replica',
-    max_wal_senders: 4,
+    wal_level: 'logical',
+    // Change capture (migrations): one slot per running migration, plus pgBackRest's archive streaming.
+    max_replication_slots: 64,
+    // A forgotten slot may not fill the disk: past this it is invalidated and its migration fails loudly.
+    max_slot_wal_keep_size: '8GB',
+    max_wal_senders: 10,
     log_line_prefix: '%m [%p] %q%u@%d ',
     timezone: 'UTC',
     ...timescaleSettings(),

@@ -222,6 +222,10 @@ export async function runPlan(run: Run, plan: AnyPlan, options: unknown, setting
       run.info(`${phase.id}: already completed, nothing to do`);
       continue;
     }
+    if (which.all && phase.explicit) {
+      run.info(`${phase.id}: not part of --all; run it when ready: --phase ${phase.id}`);
+      break;
+    }
     if (phase.id === 'cleanup' && which.all) {
       const waiting = waitingForWindow(run, plan, settings, session, ran);
       if (waiting) return { scope: session.scope, ran, skipped, waiting: { phase: 'cleanup', allowedAt: waiting.allowedAt! } };
@@ -284,6 +288,7 @@ export async function watchParity(run: Run, plan: AnyPlan, options: unknown, set
   if (!since) throw new RefusedError(`plan ${plan.id} is not in its dual-write window (run --phase dual-write first)`);
   const windowEnds = since.getTime() + settings.safetyWindowMs;
   let checks = 0;
+  let lastLag: number | undefined;
   for (;;) {
     checks++;
     await run.step(`parity check ${checks}`, async (step) => {
@@ -296,11 +301,20 @@ export async function watchParity(run: Run, plan: AnyPlan, options: unknown, set
         throw error;
       }
     }, { readOnly: true });
+    if (plan.lag) lastLag = await watchLag(run, plan, ctx, lastLag);
     if ((opts.checks !== undefined && checks >= opts.checks) || Date.now() >= windowEnds) break;
     // The interval between checks is the operator's schedule, not synchronisation.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(opts.intervalMs, windowEnds - Date.now()))));
   }
   return { checks, windowEndsAt: new Date(windowEnds).toISOString() };
+}
+
+/** Change-capture lag after a watch check: recorded, and a warning when it grew since the last check. */
+async function watchLag(run: Run, plan: AnyPlan, ctx: PhaseContext<unknown>, previous: number | undefined): Promise<number> {
+  const lag = await plan.lag!(ctx);
+  run.info(`replication lag ${lag.bytes} bytes, ${String(lag.seconds ?? 0)} s`, { lag });
+  if (previous !== undefined && lag.bytes > previous) run.warn(`replication lag grew from ${previous} to ${lag.bytes} bytes since the last check`, { lagBytes: lag.bytes, previousLagBytes: previous });
+  return lag.bytes;
 }
 
 export async function planStatus(run: Run, plan: AnyPlan, options: unknown, settings: EngineSettings): Promise<{ scope: string; phases: { phase: PhaseId; state: string; at: string | null }[] }> {

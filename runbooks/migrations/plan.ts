@@ -73,6 +73,8 @@ export interface Phase<O = unknown> {
    * A non-transactional phase that is not idempotent is refused on re-run.
    */
   idempotent: boolean;
+  /** `--all` stops before this phase (e.g. a cutover that moves writers): the operator runs it with --phase. */
+  explicit?: boolean;
   /** Refuse (RefusedError, exit 4) when the phase may not run yet; nothing is journaled. */
   precondition?(ctx: PhaseContext<O>): Promise<void>;
   run(ctx: PhaseContext<O>): Promise<Details | void>;
@@ -96,6 +98,8 @@ export interface Plan<O = unknown> {
   phases: Phase<O>[];
   /** Re-check parity (with any catch-up); throws VerificationError when it does not hold. Required with a cleanup phase. */
   parity?(ctx: PhaseContext<O>): Promise<Details>;
+  /** Change-capture lag (bytes, seconds, applied counts) for `status` and `watch`; plans that capture changes. */
+  lag?(ctx: PhaseContext<O>): Promise<Details & { bytes: number }>;
 }
 
 /** Helper so a plan's phases are checked against its own options type. */

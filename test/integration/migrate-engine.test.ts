@@ -90,24 +90,24 @@ describe('copy-table: scope, same-database refusal, rollback of only what it did
     const migrate = (table: string, ...more: string[]) => runRunbook('migrate', [...(more.length ? more : ['run', '--all']), '--plan', 'copy-table', '--table', table, '--source-url', source, '--target-url', target, '--json', '--yes'], { env: fx.env });
     const trades = await migrate('public.trades');
     expect(trades.code, trades.stdout).toBe(0);
-    expect(trades.summary).toMatchObject({ scope: 'public.trades', ran: ['preflight', 'backfill', 'verify'], skipped: [] });
+    expect(trades.summary).toMatchObject({ scope: 'public.trades', ran: ['preflight', 'backfill', 'verify', 'dual-write'], skipped: [] });
     // Progress through the engine: rows or batches done/total, as NDJSON.
     const progress = trades.events.filter((e) => e.event === 'progress' && String(e.step).startsWith('backfill'));
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)).toMatchObject({ done: progress.at(-1)!.total });
     const users = await migrate('public.users');
     expect(users.code, users.stdout).toBe(0);
-    expect(users.summary).toMatchObject({ scope: 'public.users', ran: ['preflight', 'backfill', 'verify'] });
+    expect(users.summary).toMatchObject({ scope: 'public.users', ran: ['preflight', 'backfill', 'verify', 'dual-write'] });
     for (const t of ['trades', 'users']) expect(await n(target, `SELECT count(*) AS n FROM public.${t}`)).toBe(await n(source, `SELECT count(*) AS n FROM public.${t}`));
 
     const status = async (table: string) => Object.fromEntries(((await migrate(table, 'status')).summary!.phases as { phase: string; state: string }[]).map((p) => [p.phase, p.state]));
-    expect(await status('public.users')).toEqual({ preflight: 'done', backfill: 'done', verify: 'done' });
+    expect(await status('public.users')).toEqual({ preflight: 'done', backfill: 'done', verify: 'done', 'dual-write': 'done', cutover: 'pending', cleanup: 'pending' });
     const back = await migrate('public.trades', 'rollback');
     expect(back.code, back.stdout).toBe(0);
     expect(await n(target, "SELECT count(*) AS n FROM pg_class WHERE relname = 'trades'")).toBe(0);
     expect(await n(target, 'SELECT count(*) AS n FROM public.users')).toBe(await n(source, 'SELECT count(*) AS n FROM public.users'));
-    expect(await status('public.trades')).toEqual({ preflight: 'rolled back', backfill: 'rolled back', verify: 'rolled back' });
-    expect(await status('public.users')).toEqual({ preflight: 'done', backfill: 'done', verify: 'done' });
+    expect(await status('public.trades')).toEqual({ preflight: 'rolled back', backfill: 'rolled back', verify: 'rolled back', 'dual-write': 'rolled back', cutover: 'pending', cleanup: 'pending' });
+    expect(await status('public.users')).toEqual({ preflight: 'done', backfill: 'done', verify: 'done', 'dual-write': 'done', cutover: 'pending', cleanup: 'pending' });
 
     const holder = new pg.Client({ connectionString: target });
     await holder.connect();

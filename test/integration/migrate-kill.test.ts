@@ -63,7 +63,9 @@ describe.each(PLANS.map((p) => [p.id, p] as const))('kill -9 then re-run: %s', (
     const expected = await plainHash(reference.target, since);
 
     const killed = await setup(planId);
-    const points = plan.phases.flatMap((p) => [...(EVERY_POINT ? ['start'] : []), ...(INSIDE[planId]?.[p.id] ?? []), 'commit'].map((point) => `${p.id}:${point}`));
+    // Phases marked explicit (copy-table's cutover and cleanup) are not part of --all.
+    const phases = plan.phases.filter((p) => !p.explicit);
+    const points = phases.flatMap((p) => [...(EVERY_POINT ? ['start'] : []), ...(INSIDE[planId]?.[p.id] ?? []), 'commit'].map((point) => `${p.id}:${point}`));
     for (const point of points) {
       const run = await migrate(killed, { TICKVAULT_TEST_KILL_AT: point });
       expect(run.code, `${point}: the run should have been killed there\n${run.stdout.slice(-2000)}`).toBe(-1);
@@ -75,6 +77,6 @@ describe.each(PLANS.map((p) => [p.id, p] as const))('kill -9 then re-run: %s', (
     expect(listing(killed.files).replace(/tv-kill-\w+/g, '')).toBe(listing(reference.files).replace(/tv-kill-\w+/g, ''));
     // Every phase ran exactly once to its end.
     const ends = await query<{ phase: string; n: string }>(killed.target, "SELECT phase, count(*)::text AS n FROM tickvault.migration_events WHERE event = 'end' GROUP BY phase");
-    expect(Object.fromEntries(ends.map((e) => [e.phase, e.n]))).toEqual(Object.fromEntries(plan.phases.map((p) => [p.id, '1'])));
+    expect(Object.fromEntries(ends.map((e) => [e.phase, e.n]))).toEqual(Object.fromEntries(phases.map((p) => [p.id, '1'])));
   });
 });

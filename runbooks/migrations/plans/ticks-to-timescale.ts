@@ -6,6 +6,7 @@ import { compareTables } from '../../verify/compare';
 import { copyAcross } from '../copy/cross-database';
 import { forgetBatches } from '../copy/ledger';
 import { createTableSql, describeTable } from '../copy/table-info';
+import { captureLagOf, captureParity, cutover, preflightCapture, rollbackCutover, stopCapture, windowSync, withCapture, type CaptureTables } from '../cdc/phases';
 import { definePlan, type Phase, type PhaseContext } from '../plan';
 import { backupOf, exists } from './shared';
 
@@ -22,22 +23,12 @@ async function timescaleOnTarget(ctx: Ctx): Promise<boolean> {
   return canCreateTimescale(ctx.target);
 }
 
-async function parity(ctx: Ctx) {
-  const result = await compareTables({ url: ctx.settings.sourceUrl, table: TICKS }, { url: ctx.settings.targetUrl, table: TICKS }, { key: ['id'] });
-  if (!result.equal) throw new VerificationError(`tick_data differs between source and target: ${result.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`).join(', ')}`, { differences: result.differences });
-  return { rows: result.sourceRows };
-}
-
-/** Append source rows newer than the target's newest id (ticks are insert-only). */
-async function catchUp(ctx: Ctx): Promise<number> {
-  const { rows } = await ctx.target.query<{ max: string | null }>('SELECT max(id)::text AS max FROM public.tick_data');
-  const after = rows[0]?.max ?? '0';
-  const fresh = await withClient(ctx.settings.sourceUrl, (c) => c.query('SELECT id, symbol, ts, price, volume, side, exchange FROM public.tick_data WHERE id > $1 ORDER BY id LIMIT 100000', [after]), '--source-url');
-  for (const r of fresh.rows) {
-    await ctx.target.query('INSERT INTO public.tick_data (id, symbol, ts, price, volume, side, exchange) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING', [r.id, r.symbol, r.ts, r.price, r.volume, r.side, r.exchange]);
-  }
-  return fresh.rowCount ?? 0;
-}
+/** tick_data on both sides, matched by the source's key (id); the target's key is (id, ts). */
+const tables = (ctx: Ctx): CaptureTables => ({
+  source: TICKS,
+  target: TICKS,
+  compare: () => compareTables({ url: ctx.settings.sourceUrl, table: TICKS }, { url: ctx.settings.targetUrl, table: TICKS }, { key: ['id'] }),
+});
 
 const phases: Phase<Options>[] = [
   {
@@ -48,7 +39,7 @@ const phases: Phase<Options>[] = [
     async run(ctx) {
       const info = await withClient(ctx.settings.sourceUrl, (c) => describeTable(c, TICKS), '--source-url');
       if (await exists(ctx, 'public.tick_data')) throw new VerificationError('the target already has public.tick_data (a previous attempt not rolled back?)');
-      return { estimatedRows: info.estimatedRows, timescaledb: await timescaleOnTarget(ctx) };
+      return { estimatedRows: info.estimatedRows, timescaledb: await timescaleOnTarget(ctx), ...(await preflightCapture(ctx, TICKS)) };
     },
   },
   backupOf('source'),
@@ -87,7 +78,7 @@ const phases: Phase<Options>[] = [
   },
   {
     id: 'backfill',
-    title: 'chunked parallel import with a batch ledger (resumable)',
+    title: 'change capture starts, then a chunked parallel import with a batch ledger (resumable)',
     // Each batch commits with its ledger row; a re-run copies only what is pending.
     transaction: false,
     idempotent: true,
@@ -97,35 +88,39 @@ const phases: Phase<Options>[] = [
         ctx.progress(done, total, 'batches');
         ctx.checkpoint('batch');
       };
-      return { ...(await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: TICKS, target: TICKS, jobs: ctx.settings.jobs, primaryKey: ['id', 'ts'], onProgress })) };
+      // The slot exists before the import's snapshot: every later change reaches the target in dual-write.
+      return { ...(await withCapture(ctx, tables(ctx), () => copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: TICKS, target: TICKS, jobs: ctx.settings.jobs, primaryKey: ['id', 'ts'], onProgress }))) };
     },
     async rollback(ctx) {
+      await stopCapture(ctx, tables(ctx));
       await forgetBatches(ctx.target, ctx.plan.id, 'public.tick_data');
       if (await exists(ctx, 'public.tick_data')) await ctx.target.query('TRUNCATE public.tick_data');
     },
   },
-  { id: 'verify', title: 'counts and segment hashes, source vs target', transaction: false, idempotent: true, run: parity },
+  { id: 'verify', title: 'captured changes applied, then counts and segment hashes, source vs target', transaction: false, idempotent: true, run: (ctx) => captureParity(ctx, tables(ctx)) },
   {
     id: 'dual-write',
-    title: 'window opens: catch up new source ticks, re-check parity (re-run cutover to repeat)',
-    // Parity reads the target on its own connections: the catch-up must be committed first.
+    title: 'window: inserts, updates and deletes captured on the source applied to the hypertable; parity converges',
     transaction: false,
     idempotent: true,
-    async run(ctx) {
-      const caughtUp = await catchUp(ctx);
-      return { caughtUp, ...(await parity(ctx)), windowStartedAt: new Date().toISOString() };
-    },
+    run: (ctx) => windowSync(ctx, tables(ctx)),
   },
   {
     id: 'cutover',
-    title: 'final catch-up and parity; readers switch to the target (USE_TIMESCALEDB=true)',
-    // Parity reads the target on its own connections: the catch-up must be committed first.
+    title: 'fence source writes, drain to the fence LSN, parity there; readers switch to the target (USE_TIMESCALEDB=true); reverse capture on',
     transaction: false,
     idempotent: true,
     async run(ctx) {
-      const caughtUp = await catchUp(ctx);
-      return { caughtUp, ...(await parity(ctx)), readersSwitchedAt: new Date().toISOString() };
+      return { ...(await cutover(ctx, tables(ctx))), readersSwitchedAt: new Date().toISOString() };
     },
+    rollback: (ctx) => rollbackCutover(ctx, tables(ctx)),
+  },
+  {
+    id: 'cleanup',
+    title: 'drop the replication slot, publication and reverse capture (source tick_data stays fenced, read-only)',
+    transaction: false,
+    idempotent: true,
+    run: (ctx) => stopCapture(ctx, tables(ctx)),
   },
 ];
 
@@ -137,5 +132,6 @@ export const ticksToTimescale = definePlan<Options>({
   options: z.object({}).strict() as z.ZodType<Options>,
   scope: () => 'public.tick_data',
   phases,
-  parity: async (ctx) => ({ caughtUp: await catchUp(ctx), ...(await parity(ctx)) }),
+  parity: (ctx) => captureParity(ctx, tables(ctx)),
+  lag: (ctx) => captureLagOf(ctx) as Promise<{ bytes: number }>,
 });
