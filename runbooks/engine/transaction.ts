@@ -6,6 +6,8 @@ const depth = new WeakMap<pg.ClientBase, number>();
 export interface TransactionOptions {
   /** Always roll back (a smoke test whose effects must not stay). */
   discard?: boolean;
+  /** BEGIN TRANSACTION READ ONLY (the server refuses any write). */
+  readOnly?: boolean;
 }
 
 /**
@@ -17,7 +19,7 @@ export interface TransactionOptions {
 export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<T>, opts: TransactionOptions = {}): Promise<T> {
   const level = depth.get(client) ?? 0;
   const savepoint = `tv_sp_${level}`;
-  await client.query(level === 0 ? 'BEGIN' : `SAVEPOINT ${savepoint}`);
+  await client.query(level === 0 ? (opts.readOnly ? 'BEGIN TRANSACTION READ ONLY' : 'BEGIN') : `SAVEPOINT ${savepoint}`);
   depth.set(client, level + 1);
   try {
     const result = await fn();

@@ -170,14 +170,11 @@ async function runPhase(run: Run, plan: AnyPlan, options: unknown, settings: Eng
 async function dryRunPreflight(run: Run, plan: AnyPlan, options: unknown, settings: EngineSettings, session: Session, phase: Phase<unknown>): Promise<void> {
   await run.step(`${phase.id}: ${phase.title} (checked now, read-only)`, async (step) => {
     const ctx = context(run, plan, options, settings, session, undefined, step);
-    await session.target.query('BEGIN TRANSACTION READ ONLY');
-    try {
+    await inTransaction(session.target, async () => {
       if (phase.precondition) await phase.precondition(ctx);
       const details = { ...((await phase.run(ctx)) ?? {}), ...((await phase.verify?.(ctx)) ?? {}) };
       step.record(details);
-    } finally {
-      await session.target.query('ROLLBACK');
-    }
+    }, { discard: true, readOnly: true });
   }, { readOnly: true, detail: plan.title });
 }
 
