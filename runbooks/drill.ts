@@ -77,7 +77,7 @@ await runCli({
       for (const [name, detail] of DRY_RUN_PLAN) await run.step(name, async () => undefined, { detail });
       return { figures: { planned: DRY_RUN_PLAN.length, home } };
     }
-    const { invokeRunbook, legacyDirOf, rehearseMigrations, writeReports, deletedRows, droppedTable, lostDataDirectory, wipedRedis, timescaleTicks, describeInventory, serviceUser } = await loadDrill();
+    const { invokeRunbook, legacyDirOf, NOT_REHEARSED, rehearseMigrations, writeReports, deletedRows, droppedTable, lostDataDirectory, wipedRedis, timescaleTicks, describeInventory, serviceUser } = await loadDrill();
     const env = { TICKVAULT_HOME: home, TICKVAULT_ENV: 'drill' };
     const started = new Date();
     const backups: Invocation[] = [];
@@ -129,6 +129,7 @@ await runCli({
       step.note(backups.flatMap((b) => (b.summary.ids as string[]) ?? []).join(', '));
     });
     if (!process.env.QDRANT_URL) skipped.push('Qdrant: no QDRANT_URL (no Qdrant server on this machine)');
+    for (const [plan, why] of Object.entries(NOT_REHEARSED)) skipped.push(`migration rehearsal of ${plan}: ${why}`);
 
     const rehearsals = await run.step('migration rehearsal: every plan forward, then rolled back', async (step) => {
       const legacy = legacyDirOf(home);

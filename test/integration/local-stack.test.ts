@@ -40,7 +40,7 @@ describe('embedded local stack', () => {
     await client.connect();
     const { rows } = await client.query("SELECT current_setting('wal_level') AS wal, current_setting('archive_mode') AS archive");
     await client.end();
-    expect(rows[0]).toEqual({ wal: 'replica', archive: 'on' });
+    expect(rows[0]).toEqual({ wal: 'logical', archive: 'on' }); // logical: change capture (README "Online migrations")
     const psql = await $`psql ${summary.postgres.url} -Atc ${'SELECT 40 + 2'}`;
     expect(psql.stdout.trim()).toBe('42');
 

@@ -7,6 +7,7 @@ import { PLANS } from '../../runbooks/migrations/plans';
 import { query } from '../helpers/databases';
 import { migrationFixture, noSessionsLeft, plainHash } from '../helpers/migrate-fixtures';
 import { runRunbook } from '../helpers/runbook';
+import { buildSupabaseSource } from './fixtures/seed004-supabase';
 
 // kill -9 at every phase boundary and inside phases, then a plain re-run: the
 // end state equals an uninterrupted run's, by an independent plain-SQL hash.
@@ -35,7 +36,19 @@ interface Setup {
   files?: string;
 }
 
+let supabaseSource: string | undefined;
+
 async function setup(planId: string): Promise<Setup> {
+  if (planId === 'supabase-to-timescale') {
+    // One source for both runs: the fixture draws uuids and now()-relative times, and the plan never writes the source.
+    if (!supabaseSource) {
+      supabaseSource = await fx.empty('sb');
+      await buildSupabaseSource(supabaseSource);
+    }
+    const source = supabaseSource;
+    const target = await fx.empty('k');
+    return { target, args: ['--source-url', source, '--target-url', target] };
+  }
   if (planId === 'copy-table' || planId === 'ticks-to-timescale') {
     const source = await fx.seeded();
     const target = await fx.empty('k');

@@ -30,6 +30,11 @@ async function admin<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<
 
 const hashOf = async (url: string): Promise<string> => (await withClient(url, databaseFingerprint)).hash;
 
+/** Plans the seeded drill database cannot stand in for, with the reason (listed as skipped in the report). */
+export const NOT_REHEARSED: Record<string, string> = {
+  'supabase-to-timescale': 'needs a Supabase-shaped source (auth schema, anon/authenticated/service_role, RLS), which the seeded drill database is not; it runs end to end with rollback in test/integration/seed004-migration.test.ts',
+};
+
 /**
  * Each plan forward (all phases, no safety window) on a copy of the seeded
  * database, then rolled back; the database must hash as it did before.
@@ -37,7 +42,7 @@ const hashOf = async (url: string): Promise<string> => (await withClient(url, da
 export async function rehearseMigrations(databaseUrl: string, env: Record<string, string>, legacy: { sqlite: string; jsonDir: string }): Promise<Rehearsal[]> {
   const template = new URL(databaseUrl).pathname.slice(1);
   const results: Rehearsal[] = [];
-  for (const plan of PLANS) {
+  for (const plan of PLANS.filter((p) => !(p.id in NOT_REHEARSED))) {
     const name = `rehearse_${plan.id.replace(/-/g, '_')}`;
     const clone = withDatabase(databaseUrl, name);
     const target = plan.crossDatabase && plan.id !== 'sqlite-price-log' ? withDatabase(databaseUrl, `${name}_target`) : clone;
