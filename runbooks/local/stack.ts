@@ -211,6 +211,33 @@ export async function status(): Promise<{ started: boolean; services: Record<str
   return { started: true, services };
 }
 
+/** One step that stops a PostgreSQL cluster; the pid it stopped, if it was running. */
+async function stopPostgresStep(run: Run, cluster: { name: string; dataDir: string }, user: Awaited<ReturnType<typeof serviceUser>>): Promise<number | undefined> {
+  return run.step(`stop postgres ${cluster.name}`, async (ctx) => {
+    const pid = postmasterPid(cluster.dataDir);
+    if (!(await stopCluster(cluster.dataDir, user))) {
+      ctx.note('was not running');
+      return undefined;
+    }
+    ctx.note(`stopped pid ${pid}`);
+    return pid ?? undefined;
+  });
+}
+
+/** One step that stops a Redis server by the pid in its folder; the pid it stopped, if it was running. */
+async function stopRedisStep(run: Run, label: string, dir: string): Promise<number | undefined> {
+  return run.step(`stop ${label}`, async (ctx) => {
+    const pid = redisPid(dir);
+    if (!pid || !redisRunning(dir)) {
+      ctx.note('was not running');
+      return undefined;
+    }
+    await stopPid(pid);
+    ctx.note(`stopped pid ${pid}`);
+    return pid;
+  });
+}
+
 /**
  * Stop one server a restore started (a restored cluster or Redis), leaving
  * the rest of the stack running; --purge also deletes its data.
@@ -226,24 +253,9 @@ export async function stopOne(run: Run, name: string, opts: { purge: boolean }):
     throw new UsageError(`no restored server named "${name.slice(0, 80)}" (${known.length ? `known: ${known.join(', ')}` : 'no restored servers are registered'}); the stack's own services stop with "local down"`);
   }
   const label = cluster ? `postgres:${cluster.name}` : `redis:${redis!.name}`;
-  let stopped: string | null = null;
-  await run.step(`stop ${label}`, async (ctx) => {
-    if (cluster) {
-      const pid = postmasterPid(cluster.dataDir);
-      if (await stopCluster(cluster.dataDir, await serviceUser())) {
-        stopped = label;
-        ctx.note(`stopped pid ${pid}`);
-      } else ctx.note('was not running');
-    } else {
-      const pid = redisPid(redis!.dir);
-      if (pid && redisRunning(redis!.dir)) {
-        await stopPid(pid);
-        if (!(await waitFor(() => !redisRunning(redis!.dir), 10_000))) throw new VerificationError(`${label} (pid ${pid}) is still running`);
-        stopped = label;
-        ctx.note(`stopped pid ${pid}`);
-      } else ctx.note('was not running');
-    }
-  });
+  const pid = cluster ? await stopPostgresStep(run, cluster, await serviceUser()) : await stopRedisStep(run, label, redis!.dir);
+  if (pid && redis && !(await waitFor(() => !redisRunning(redis.dir), 10_000))) throw new VerificationError(`${label} (pid ${pid}) is still running`);
+  const stopped = pid ? label : null;
   const fresh = readState() ?? state;
   fresh.extraClusters = fresh.extraClusters.filter((c) => c.name !== cluster?.name);
   fresh.extraRedis = fresh.extraRedis.filter((r) => r.name !== redis?.name);
@@ -266,35 +278,19 @@ export async function down(run: Run, opts: { purge: boolean }): Promise<{ stoppe
   const user = await serviceUser();
   const pids: number[] = [];
   for (const cluster of [...state.extraClusters, state.postgres]) {
-    await run.step(`stop postgres ${cluster.name}`, async (ctx) => {
-      const pid = postmasterPid(cluster.dataDir);
-      if (await stopCluster(cluster.dataDir, user)) {
-        stopped.push(`postgres:${cluster.name}`);
-        if (pid) pids.push(pid);
-        ctx.note(`stopped pid ${pid}`);
-      } else ctx.note('was not running');
-    });
-  }
-  for (const extra of state.extraRedis) {
-    await run.step(`stop redis ${extra.name}`, async (ctx) => {
-      const pid = redisPid(extra.dir);
-      if (pid && redisRunning(extra.dir)) {
-        await stopPid(pid);
-        pids.push(pid);
-        stopped.push(`redis:${extra.name}`);
-        ctx.note(`stopped pid ${pid}`);
-      } else ctx.note('was not running');
-    });
-  }
-  await run.step('stop redis', async (ctx) => {
-    const pid = redisPid(state.redis.dir);
-    if (pid && redisRunning(state.redis.dir)) {
-      await stopPid(pid);
+    const pid = await stopPostgresStep(run, cluster, user);
+    if (pid) {
       pids.push(pid);
-      stopped.push('redis');
-      ctx.note(`stopped pid ${pid}`);
-    } else ctx.note('was not running');
-  });
+      stopped.push(`postgres:${cluster.name}`);
+    }
+  }
+  for (const [label, dir] of [...state.extraRedis.map((r) => [`redis:${r.name}`, r.dir] as const), ['redis', state.redis.dir] as const]) {
+    const pid = await stopRedisStep(run, label, dir);
+    if (pid) {
+      pids.push(pid);
+      stopped.push(label);
+    }
+  }
   await run.step('stop s3', async (ctx) => {
     const pid = state.s3.pid;
     if (pid && s3Running(pid)) {
