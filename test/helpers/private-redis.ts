@@ -6,6 +6,27 @@ import { Redis } from 'ioredis';
 import { $ } from 'zx';
 import { freePort, waitFor } from '../../runbooks/local/process';
 
+/**
+ * Waits until a redis-server at url answers PONG. A daemonized server may not
+ * listen yet, and a refused connection ends a client for good when it has no
+ * retry strategy, so each probe uses a fresh client. Throws on timeout.
+ */
+export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<void> {
+  const answers = async () => {
+    const probe = new Redis(url, { retryStrategy: () => null, maxRetriesPerRequest: 1, lazyConnect: true });
+    probe.on('error', () => undefined);
+    try {
+      await probe.connect();
+      return (await probe.ping()) === 'PONG';
+    } catch {
+      return false;
+    } finally {
+      probe.disconnect();
+    }
+  };
+  if (!(await waitFor(answers, timeoutMs))) throw new Error(`redis-server at ${url.replace(/:[^:@/]*@/, ':***@')} did not answer within ${timeoutMs} ms`);
+}
+
 /** A private redis-server started from a config file (in-place restores need one), with some data. */
 export async function startPrivateRedis(keys = 500): Promise<{ dir: string; url: string; password: string; port: number; stop: () => Promise<void> }> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-redis-'));
@@ -14,9 +35,9 @@ export async function startPrivateRedis(keys = 500): Promise<{ dir: string; url:
   fs.writeFileSync(path.join(dir, 'redis.conf'), `port ${port}\nbind 127.0.0.1\nrequirepass ${password}\ndir ${dir}\ndaemonize yes\npidfile ${dir}/redis.pid\nlogfile ${dir}/redis.log\nappendonly no\nsave ""\n`);
   await $`redis-server ${path.join(dir, 'redis.conf')}`;
   const url = `redis://default:${password}@127.0.0.1:${port}`;
+  await waitForRedis(url);
   const redis = new Redis(url, { retryStrategy: () => null, maxRetriesPerRequest: 1 });
   redis.on('error', () => undefined);
-  await waitFor(async () => (await redis.ping().catch(() => '')) === 'PONG', 10_000);
   const pipe = redis.pipeline();
   for (let i = 0; i < keys; i++) pipe.set(`bar:1m:EURUSD:${i}`, String(i));
   await pipe.exec();

@@ -6,6 +6,7 @@ import { Redis } from 'ioredis';
 import { $ } from 'zx';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { freePort, waitFor } from '../../runbooks/local/process';
+import { waitForRedis } from '../helpers/private-redis';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
 
@@ -29,8 +30,8 @@ beforeAll(async () => {
   fs.writeFileSync(path.join(dir, 'redis.conf'), `port ${port}\nbind 127.0.0.1\nrequirepass ${password}\ndir ${dir}\ndaemonize yes\npidfile ${dir}/redis.pid\nlogfile ${dir}/redis.log\nappendonly no\nsave ""\n`);
   await $`redis-server ${path.join(dir, 'redis.conf')}`;
   url = `redis://default:${password}@127.0.0.1:${port}`;
+  await waitForRedis(url);
   redis = client(url);
-  await waitFor(async () => (await redis.ping().catch(() => '')) === 'PONG', 10_000);
   env = stackEnv({ BACKUP_REPO: `file://${repoDir}`, REDIS_URL: url });
   const pipe = redis.pipeline();
   for (let i = 0; i < 3000; i++) pipe.set(`bar:1m:EURUSD:${i}`, JSON.stringify({ c: 1.1 + i / 1e5 }));

@@ -4,8 +4,8 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { $ } from 'zx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, waitFor } from '../../runbooks/local/process';
-import { startPrivateRedis } from '../helpers/private-redis';
+import { freePort } from '../../runbooks/local/process';
+import { startPrivateRedis, waitForRedis } from '../helpers/private-redis';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
 
@@ -43,9 +43,11 @@ async function keysOfRdb(file: string): Promise<string[]> {
   fs.copyFileSync(file, path.join(dir, 'dump.rdb'));
   const port = await freePort();
   await $`redis-server --port ${port} --bind 127.0.0.1 --dir ${dir} --dbfilename dump.rdb --daemonize yes --save ${''} --appendonly no`;
-  const r = connect(`redis://127.0.0.1:${port}`);
+  const url = `redis://127.0.0.1:${port}`;
+  await waitForRedis(url);
+  const r = connect(url);
   try {
-    await waitFor(async () => (await r.ping().catch(() => '')) === 'PONG', 10_000);
+    await r.connect();
     return (await r.keys('*')).sort();
   } finally {
     await r.shutdown('NOSAVE').catch(() => undefined);
