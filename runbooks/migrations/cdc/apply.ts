@@ -15,6 +15,16 @@ export type RowChange =
   | { op: 'delete'; key: Row }
   | { op: 'truncate' };
 
+export interface ApplyOptions {
+  /**
+   * Upsert rows in place (INSERT … ON CONFLICT (key) DO UPDATE) instead of
+   * delete-then-insert: for a table other tables reference, where deleting a
+   * row would trip (or cascade through) their foreign keys. Needs a unique
+   * index on exactly the key; not for a hypertable whose key lacks the time column.
+   */
+  inPlace?: boolean;
+}
+
 type Final = { state: 'row'; row: Row } | { state: 'patch'; row: Row } | { state: 'gone' };
 
 /**
@@ -44,7 +54,7 @@ const literal = (s: string) => `'${s.replace(/'/g, "''")}'`;
  * change replayed twice) converges on the source's state. Changes are first
  * folded to each key's final state, so a batch costs a few statements.
  */
-export async function applyChanges(client: pg.ClientBase, table: TableName, key: string[], changes: RowChange[], form: ValueForm): Promise<void> {
+export async function applyChanges(client: pg.ClientBase, table: TableName, key: string[], changes: RowChange[], form: ValueForm, opts: ApplyOptions = {}): Promise<void> {
   const t = qualify(table);
   const keyOf = (row: Row) => JSON.stringify(key.map((k) => row[k] ?? null));
   const keyRow = (row: Row) => Object.fromEntries(key.map((k) => [k, row[k] ?? null]));
@@ -65,7 +75,8 @@ export async function applyChanges(client: pg.ClientBase, table: TableName, key:
     if (!pending.size) return;
     const entries = [...pending.values()];
     pending = new Map();
-    const replaced = entries.filter((e) => e.final.state !== 'patch').map((e) => e.key);
+    // In place, a row that stays is upserted, not deleted first: only rows that are gone are deleted.
+    const replaced = entries.filter((e) => (opts.inPlace ? e.final.state === 'gone' : e.final.state !== 'patch')).map((e) => e.key);
     if (replaced.length) await client.query(`DELETE FROM ${t} WHERE (${keyList}) IN (${select(key, '$1')})`, [JSON.stringify(replaced)]);
     // Rows grouped by their column set (all rows of one relation share it).
     const groups = new Map<string, Row[]>();
@@ -76,7 +87,9 @@ export async function applyChanges(client: pg.ClientBase, table: TableName, key:
     }
     for (const [sig, rows] of groups) {
       const names = JSON.parse(sig) as string[];
-      await client.query(`INSERT INTO ${t} (${names.map(quoteIdent).join(', ')}) ${select(names, '$1')}`, [JSON.stringify(rows)]);
+      const rest = names.filter((n) => !key.includes(n));
+      const upsert = !opts.inPlace ? '' : ` ON CONFLICT (${keyList}) DO ${rest.length ? `UPDATE SET ${rest.map((n) => `${quoteIdent(n)} = EXCLUDED.${quoteIdent(n)}`).join(', ')}` : 'NOTHING'}`;
+      await client.query(`INSERT INTO ${t} (${names.map(quoteIdent).join(', ')}) ${select(names, '$1')}${upsert}`, [JSON.stringify(rows)]);
     }
     for (const e of entries) if (e.final.state === 'patch') await patch(e.final.row, e.key);
   }

@@ -24,9 +24,12 @@ export async function checkLogical(source: pg.ClientBase, table: TableName): Pro
  * the slot returns. Idempotent (a re-run after a crash finds both).
  * The slot is created before the backfill's snapshot, so no change is missed.
  */
-export async function createCapture(source: pg.ClientBase, name: string, table: TableName, only = false): Promise<{ startLsn: string }> {
+export async function createCapture(source: pg.ClientBase, name: string, table: TableName | TableName[], only: boolean | boolean[] = false): Promise<{ startLsn: string }> {
+  const tables = Array.isArray(table) ? table : [table];
+  const onlyOf = (i: number) => (Array.isArray(only) ? only[i] : only);
   const pub = await source.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [name]);
-  if (!pub.rowCount) await source.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${only ? 'ONLY ' : ''}${qualify(table)}`);
+  // Several tables: one publication and one slot for all of them, so their changes arrive in one commit order.
+  if (!pub.rowCount) await source.query(`CREATE PUBLICATION ${quoteIdent(name)} FOR TABLE ${tables.map((t, i) => `${onlyOf(i) ? 'ONLY ' : ''}${qualify(t)}`).join(', ')}`);
   const slot = await source.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [name]);
   if (slot.rows[0]) return { startLsn: slot.rows[0].lsn };
   const { rows } = await source.query<{ lsn: string }>("SELECT lsn::text AS lsn FROM pg_create_logical_replication_slot($1, 'pgoutput')", [name]);

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { inTransaction } from '../../engine/transaction';
 import { qualify, type TableName } from '../../stores/postgres/sql';
-import { applyChanges, type RowChange } from './apply';
+import { applyChanges, type ApplyOptions, type RowChange } from './apply';
 import { lsnAfter } from './lsn';
 import { decode, type RelationInfo, type Tuple } from './pgoutput';
 import { advanceProgress, readProgress, zeroCounts, type Counts } from './progress';
@@ -12,7 +12,22 @@ export interface CaptureSpec {
   target: TableName;
   /** The source's key columns (its primary key), present on the target too. */
   key: string[];
+  /**
+   * Several tables in one capture (one slot, one publication): each source
+   * table's changes go to its own target table. Without routes, every change
+   * goes to `target`.
+   */
+  routes?: Route[];
 }
+
+export interface Route extends ApplyOptions {
+  source: TableName;
+  target: TableName;
+  key: string[];
+}
+
+/** How a relation is named in a transaction's changes (schema and name may hold dots). */
+export const relationKey = (t: TableName): string => JSON.stringify([t.schema, t.name]);
 
 export interface DrainResult {
   /** Everything the source committed before this LSN is on the target. */
@@ -25,6 +40,8 @@ interface Txn {
   endLsn: string;
   commitTime: Date;
   changes: RowChange[];
+  /** The source relation of each change (relationKey), parallel to changes. */
+  rels: string[];
   counts: Counts;
 }
 
@@ -49,7 +66,7 @@ function rowOf(relation: RelationInfo, tuple: Tuple): { row: Record<string, unkn
 }
 
 /** Turn one peek's messages into whole transactions of row changes. */
-function transactions(rows: { data: Buffer }[]): Txn[] {
+function transactions(rows: { data: Buffer }[], truncatePerRelation = false): Txn[] {
   const relations = new Map<number, RelationInfo>();
   const out: Txn[] = [];
   let cur: Txn | undefined;
@@ -60,7 +77,7 @@ function transactions(rows: { data: Buffer }[]): Txn[] {
   };
   for (const { data } of rows) {
     const m = decode(data);
-    if (m.tag === 'begin') cur = { endLsn: '', commitTime: m.commitTime, changes: [], counts: { ...zeroCounts(), transactions: 1 } };
+    if (m.tag === 'begin') cur = { endLsn: '', commitTime: m.commitTime, changes: [], rels: [], counts: { ...zeroCounts(), transactions: 1 } };
     else if (m.tag === 'relation') relations.set(m.relation.id, m.relation);
     else if (m.tag === 'commit' && cur) {
       cur.endLsn = m.endLsn;
@@ -70,18 +87,24 @@ function transactions(rows: { data: Buffer }[]): Txn[] {
     } else if (!cur) continue;
     else if (m.tag === 'insert') {
       cur.changes.push({ op: 'upsert', row: rowOf(rel(m.relationId), m.row).row });
+      cur.rels.push(relationKey(rel(m.relationId)));
       cur.counts.inserts++;
     } else if (m.tag === 'update') {
       const r = rel(m.relationId);
       const { row, unchanged } = rowOf(r, m.row);
       const oldKey = m.old ? rowOf(r, m.old).row : undefined;
       cur.changes.push({ op: unchanged ? 'patch' : 'upsert', row, ...(oldKey ? { oldKey } : {}) });
+      cur.rels.push(relationKey(r));
       cur.counts.updates++;
     } else if (m.tag === 'delete') {
       cur.changes.push({ op: 'delete', key: rowOf(rel(m.relationId), m.old).row });
+      cur.rels.push(relationKey(rel(m.relationId)));
       cur.counts.deletes++;
     } else if (m.tag === 'truncate') {
-      cur.changes.push({ op: 'truncate' });
+      for (const id of truncatePerRelation ? m.relationIds : [m.relationIds[0]!]) {
+        cur.changes.push({ op: 'truncate' });
+        cur.rels.push(relationKey(rel(id)));
+      }
       cur.counts.truncates++;
     }
   }
@@ -99,7 +122,8 @@ const add = (a: Counts, b: Counts): Counts => ({ transactions: a.transactions + 
  */
 export async function drain(source: pg.ClientBase, target: pg.ClientBase, spec: CaptureSpec, opts: { upto?: string; batchRows?: number; onBatch?: (applied: Counts) => void; checkpoint?: (name: string) => void } = {}): Promise<DrainResult> {
   const upto = opts.upto ?? (await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
-  const types = await columnTypes(target, spec.target);
+  const types = spec.routes ? new Map<string, string>() : await columnTypes(target, spec.target);
+  const routeTypes = spec.routes ? new Map(await Promise.all(spec.routes.map(async (r) => [relationKey(r.source), await columnTypes(target, r.target)] as const))) : undefined;
   let applied = zeroCounts();
   let batches = 0;
   for (;;) {
@@ -109,7 +133,7 @@ export async function drain(source: pg.ClientBase, target: pg.ClientBase, spec: 
       `SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, $3, 'proto_version', '1', 'publication_names', $4)`,
       [spec.name, upto, opts.batchRows ?? 20_000, spec.name],
     );
-    const txns = transactions(rows);
+    const txns = transactions(rows, Boolean(spec.routes));
     if (!txns.length) {
       // Nothing more before `upto`: move slot and progress there, so lag reads zero.
       await inTransaction(target, () => advanceProgress(target, spec.name, upto, zeroCounts(), null));
@@ -121,7 +145,8 @@ export async function drain(source: pg.ClientBase, target: pg.ClientBase, spec: 
     if (fresh.length) {
       const counts = fresh.reduce((a, t) => add(a, t.counts), zeroCounts());
       await inTransaction(target, async () => {
-        await applyChanges(target, spec.target, spec.key, fresh.flatMap((t) => t.changes), { form: 'text', types });
+        if (spec.routes) await applyRouted(target, spec.routes, fresh, routeTypes ?? new Map());
+        else await applyChanges(target, spec.target, spec.key, fresh.flatMap((t) => t.changes), { form: 'text', types });
         await advanceProgress(target, spec.name, last.endLsn, counts, last.commitTime);
       });
       applied = add(applied, counts);
@@ -132,4 +157,32 @@ export async function drain(source: pg.ClientBase, target: pg.ClientBase, spec: 
     opts.checkpoint?.('cdc-applied');
     await source.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [spec.name, last.endLsn]);
   }
+}
+
+/**
+ * Apply the changes of several tables in source commit order: each run of
+ * consecutive changes to one table is one applyChanges call. Foreign keys
+ * the target declares DEFERRABLE are checked at this batch's commit (a
+ * source transaction may change a parent after its child).
+ */
+async function applyRouted(target: pg.ClientBase, routes: Route[], txns: Txn[], types: Map<string, Map<string, string>>): Promise<void> {
+  const byRel = new Map(routes.map((r) => [relationKey(r.source), r]));
+  await target.query('SET CONSTRAINTS ALL DEFERRED');
+  let run: { rel: string; changes: RowChange[] } | undefined;
+  const flush = async () => {
+    if (!run) return;
+    const route = byRel.get(run.rel);
+    if (!route) throw new Error(`change capture: a change to ${run.rel} which this capture does not route to a target table`);
+    await applyChanges(target, route.target, route.key, run.changes, { form: 'text', types: types.get(run.rel)! }, { inPlace: route.inPlace ?? false });
+    run = undefined;
+  };
+  for (const t of txns) {
+    for (let i = 0; i < t.changes.length; i++) {
+      const rel = t.rels[i]!;
+      if (run && run.rel !== rel) await flush();
+      run ??= { rel, changes: [] };
+      run.changes.push(t.changes[i]!);
+    }
+  }
+  await flush();
 }

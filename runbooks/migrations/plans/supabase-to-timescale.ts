@@ -7,6 +7,8 @@ import { copyAcross } from '../copy/cross-database';
 import { forgetBatches } from '../copy/ledger';
 import { createTableSql, describeTable } from '../copy/table-info';
 import { definePlan, type Phase, type PhaseContext } from '../plan';
+import { captureSetLag, captureSetParity, cutoverSet, preflightCaptureSet, rollbackCutoverSet, stopCaptureSet, windowSyncSet, withCaptureSet, type SetTable } from '../cdc/capture-set';
+import { switchReaders, switchReadersBack, TIMESCALE_READERS } from '../reader-switch';
 import { backupOf } from './shared';
 import { columnDefaults, supabaseNotCarried } from './supabase-inventory';
 
@@ -49,61 +51,20 @@ async function compressOldChunks(ctx: Ctx): Promise<number> {
   return Number(rows[0]?.n ?? 0);
 }
 
-// Rows travel as the source's own JSON text (json_agg): timestamps keep their
-// microseconds and numerics their digits, which JavaScript values would round.
-
-/** Upsert every source row of a small table (users, trades); returns the source keys for pruneGone. */
-async function upsertSmall(ctx: Ctx, table: string, key: string): Promise<{ upserted: number; keys: string[] }> {
-  const { rows } = await withClient(ctx.settings.sourceUrl, (c) => c.query<{ j: string; keys: string[] }>(`SELECT coalesce(json_agg(t), '[]')::text AS j, coalesce(array_agg(t.${key}::text), '{}') AS keys FROM ${table} t`), '--source-url');
-  const cols = (await ctx.target.query<{ c: string }>('SELECT quote_ident(attname) AS c FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped ORDER BY attnum', [table])).rows.map((r) => r.c);
-  const set = cols.filter((c) => c !== key).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
-  const up = await ctx.target.query(`INSERT INTO ${table} (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM json_populate_recordset(NULL::${table}, $1::json) ON CONFLICT (${key}) DO UPDATE SET ${set}`, [rows[0]!.j]);
-  return { upserted: up.rowCount ?? 0, keys: rows[0]!.keys };
-}
-
-/** Delete target rows whose key is gone from the source. */
-async function pruneGone(ctx: Ctx, table: string, key: string, keys: string[]): Promise<number> {
-  return (await ctx.target.query(`DELETE FROM ${table} t WHERE NOT (t.${key}::text = ANY($1::text[]))`, [keys])).rowCount ?? 0;
-}
-
-/** Append source ticks newer than the target's newest id (ticks are insert-only), in bounded batches. */
-async function syncTicks(ctx: Ctx): Promise<number> {
-  let total = 0;
-  for (;;) {
-    const { rows } = await ctx.target.query<{ max: string | null }>('SELECT max(id)::text AS max FROM public.tick_data');
-    const fresh = await withClient(ctx.settings.sourceUrl, (c) => c.query<{ j: string; n: number }>("SELECT coalesce(json_agg(t ORDER BY t.id), '[]')::text AS j, count(*)::int AS n FROM (SELECT * FROM public.tick_data WHERE id > $1 ORDER BY id LIMIT 50000) t", [rows[0]?.max ?? '-9223372036854775808']), '--source-url');
-    const n = fresh.rows[0]!.n;
-    if (!n) return total;
-    await ctx.target.query('INSERT INTO public.tick_data SELECT * FROM json_populate_recordset(NULL::public.tick_data, $1::json) ON CONFLICT DO NOTHING', [fresh.rows[0]!.j]);
-    total += n;
-  }
-}
-
 /**
- * The dual-write window's change capture, in ONE place so a real CDC capture
- * (issue #13) can replace it: bring the target up to the source. Today it
- * re-reads: users and trades are small and mutable (full upsert + deletes),
- * ticks are insert-only (by id).
+ * The three tables under one change capture (one slot, one publication):
+ * matched by the source's key (id); the target's tick_data key is (id, ts).
+ * users and trades are upserted in place (trades reference users: a delete
+ * + insert of a user would trip that key); ticks by delete + insert (a
+ * corrected ts moves the row to another chunk).
  */
-export async function syncWindow(ctx: Ctx): Promise<{ upserted: { users: number; trades: number }; deleted: { users: number; trades: number }; ticks: number }> {
-  // Parents first for upserts, children first for deletes: trades reference users.
-  const users = await upsertSmall(ctx, 'public.users', 'id');
-  const trades = await upsertSmall(ctx, 'public.trades', 'id');
-  const deletedTrades = await pruneGone(ctx, 'public.trades', 'id', trades.keys);
-  const deletedUsers = await pruneGone(ctx, 'public.users', 'id', users.keys);
-  return { upserted: { users: users.upserted, trades: trades.upserted }, deleted: { users: deletedUsers, trades: deletedTrades }, ticks: await syncTicks(ctx) };
-}
-
-/** Segment-hash parity of the three tables (compressed chunks are read through the hypertable). */
-async function parity(ctx: Ctx) {
-  const out: Record<string, number> = {};
-  for (const t of TABLES) {
-    const r = await compareTables({ url: ctx.settings.sourceUrl, table: t }, { url: ctx.settings.targetUrl, table: t }, { key: ['id'] });
-    if (!r.equal) throw new VerificationError(`${t.schema}.${t.name} differs between source and target: ${[...r.columnDifferences, ...r.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`)].join(', ')}`, { differences: r.differences });
-    out[t.name] = r.sourceRows;
-  }
-  return out;
-}
+const captured = (ctx: Ctx): SetTable[] =>
+  TABLES.map((t) => ({
+    source: t,
+    target: t,
+    inPlace: t !== TICKS,
+    compare: () => compareTables({ url: ctx.settings.sourceUrl, table: t }, { url: ctx.settings.targetUrl, table: t }, { key: ['id'] }),
+  }));
 
 /** The 1d aggregate's materialised tick total equals the hypertable's rows (independent of the aggregate's own refresh bookkeeping). */
 async function aggregateTotals(ctx: Ctx) {
@@ -121,6 +82,29 @@ async function sourceForeignKeys(ctx: Ctx) {
     [NAMES],
   ), '--source-url');
   return { replay: rows.filter((r) => NAMES.includes(r.ref)), skipped: rows.filter((r) => !NAMES.includes(r.ref)) };
+}
+
+/**
+ * Replay the foreign keys among the migrated tables on the target, NOT VALID
+ * and DEFERRABLE: the tables were copied under different snapshots (a trade
+ * may arrive before its new user does, through the capture), and the
+ * capture applies a source transaction table by table, checking at commit.
+ * Cutover validates them at the fence, where the tables are equal.
+ */
+async function addForeignKeys(ctx: Ctx): Promise<string[]> {
+  const { replay } = await sourceForeignKeys(ctx);
+  for (const fk of replay) {
+    const has = (await ctx.target.query('SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2', [fk.t, fk.name])).rowCount;
+    if (!has) await ctx.target.query(`ALTER TABLE ${fk.t} ADD CONSTRAINT "${fk.name.replace(/"/g, '""')}" ${fk.def}${/\bDEFERRABLE\b/.test(fk.def) && !/NOT DEFERRABLE/.test(fk.def) ? '' : ' DEFERRABLE INITIALLY IMMEDIATE'} NOT VALID`);
+  }
+  return replay.map((f) => f.name);
+}
+
+/** Validate the replayed foreign keys (cutover, at the fence). */
+async function validateForeignKeys(ctx: Ctx): Promise<string[]> {
+  const { rows } = await ctx.target.query<{ t: string; name: string }>("SELECT conrelid::regclass::text AS t, conname AS name FROM pg_constraint WHERE contype = 'f' AND NOT convalidated AND conrelid = ANY (SELECT to_regclass(x) FROM unnest($1::text[]) x)", [NAMES]);
+  for (const r of rows) await ctx.target.query(`ALTER TABLE ${r.t} VALIDATE CONSTRAINT "${r.name.replace(/"/g, '""')}"`);
+  return rows.map((r) => r.name);
 }
 
 const phases: Phase<Options>[] = [
@@ -141,7 +125,7 @@ const phases: Phase<Options>[] = [
         for (const fk of skipped) notCarried.push({ kind: 'foreign key', name: `${fk.t} ${fk.name} → ${fk.ref}`, reason: 'foreign key to a table that is not migrated' });
         const extensions = (await src.query<{ e: string }>("SELECT extname AS e FROM pg_extension WHERE extname IN ('pgcrypto', 'uuid-ossp') ORDER BY 1")).rows.map((r) => r.e);
         return { estimatedRows: sizes, supabaseRoles: supabaseRolesOnSource, rolesStrategy: 'strip', extensions, notCarried };
-      }, '--source-url');
+      }, '--source-url').then(async (found) => ({ ...found, ...(await preflightCaptureSet(ctx, TABLES)) }));
     },
   },
   backupOf('source'),
@@ -193,30 +177,30 @@ const phases: Phase<Options>[] = [
   },
   {
     id: 'backfill',
-    title: 'users, trades, tick_data copied in parallel batches (resumable); old chunks compressed, aggregates materialised',
+    title: 'change capture starts (one slot over the three tables), then users, trades, tick_data copied in parallel batches (resumable); old chunks compressed, aggregates materialised',
     // Each batch commits with its ledger row; compression and refresh are idempotent.
     transaction: false,
     idempotent: true,
     async run(ctx) {
-      const copied: Record<string, unknown> = {};
-      for (const t of TABLES) {
-        const onProgress = (done: number, total: number) => {
-          ctx.progress(done, total, `${t.name} batches`);
-          ctx.checkpoint('batch');
-        };
-        const r = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: t, target: t, jobs: ctx.settings.jobs, ...(t === TICKS ? { primaryKey: ['id', 'ts'] } : {}), onProgress });
-        copied[t.name] = { rows: r.rows, batches: r.batches, splitBy: r.splitBy, resumed: r.batchesResumed };
-      }
-      const { replay } = await sourceForeignKeys(ctx);
-      for (const fk of replay) {
-        const has = (await ctx.target.query('SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass($1) AND conname = $2', [fk.t, fk.name])).rowCount;
-        if (!has) await ctx.target.query(`ALTER TABLE ${fk.t} ADD CONSTRAINT "${fk.name.replace(/"/g, '""')}" ${fk.def}`);
-      }
-      const compressedChunks = await compressOldChunks(ctx);
-      await refreshAggregates(ctx);
-      return { copied, foreignKeys: replay.map((f) => f.name), compressedChunks };
+      // The slot exists before the first copy's snapshot: every later change reaches the target in the window.
+      return withCaptureSet(ctx, captured(ctx), async () => {
+        const copied: Record<string, unknown> = {};
+        for (const t of TABLES) {
+          const onProgress = (done: number, total: number) => {
+            ctx.progress(done, total, `${t.name} batches`);
+            ctx.checkpoint('batch');
+          };
+          const r = await copyAcross({ plan: ctx.plan.id, sourceUrl: ctx.settings.sourceUrl, targetUrl: ctx.settings.targetUrl, source: t, target: t, jobs: ctx.settings.jobs, ...(t === TICKS ? { primaryKey: ['id', 'ts'] } : {}), onProgress });
+          copied[t.name] = { rows: r.rows, batches: r.batches, splitBy: r.splitBy, resumed: r.batchesResumed };
+        }
+        const foreignKeys = await addForeignKeys(ctx);
+        const compressedChunks = await compressOldChunks(ctx);
+        await refreshAggregates(ctx);
+        return { copied, foreignKeys, compressedChunks };
+      });
     },
     async rollback(ctx) {
+      await stopCaptureSet(ctx, TABLES.map((t) => ({ source: t, target: t })));
       for (const t of TABLES) await forgetBatches(ctx.target, ctx.plan.id, `${t.schema}.${t.name}`);
       const present = (await ctx.target.query<{ n: string }>('SELECT x AS n FROM unnest($1::text[]) x WHERE to_regclass(x) IS NOT NULL', [NAMES])).rows.map((r) => r.n);
       if (present.length) await ctx.target.query(`TRUNCATE ${present.join(', ')}`);
@@ -224,34 +208,51 @@ const phases: Phase<Options>[] = [
   },
   {
     id: 'verify',
-    title: 'segment hashes of the three tables, source vs target; aggregates hold every tick',
+    title: 'captured changes applied, segment hashes of the three tables converge, source vs target; aggregates hold every tick',
     transaction: false,
     idempotent: true,
     async run(ctx) {
-      return { ...(await parity(ctx)), ...(await aggregateTotals(ctx)) };
+      const parity = await captureSetParity(ctx, captured(ctx));
+      await refreshAggregates(ctx);
+      return { ...parity, ...(await aggregateTotals(ctx)) };
     },
   },
   {
     id: 'dual-write',
-    title: 'window opens: syncWindow brings the target up to the source, parity re-checked (re-run cutover to repeat)',
-    // Parity reads the target on its own connections: the sync must be committed first.
+    title: 'window: inserts, updates and deletes on users, trades and tick_data captured on the source and applied; parity converges',
     transaction: false,
     idempotent: true,
-    async run(ctx) {
-      const synced = await syncWindow(ctx);
-      return { synced, ...(await parity(ctx)), windowStartedAt: new Date().toISOString() };
-    },
+    run: (ctx) => windowSyncSet(ctx, captured(ctx)),
   },
   {
     id: 'cutover',
-    title: 'final syncWindow, aggregates refreshed, parity; readers switch to TimescaleDB (USE_TIMESCALEDB=true)',
+    title: 'fence the three source tables, drain to the fence LSN, parity there; foreign keys validated, aggregates refreshed; readers switch (USE_TIMESCALEDB=true in the env vault); reverse capture on',
     transaction: false,
     idempotent: true,
     async run(ctx) {
-      const synced = await syncWindow(ctx);
+      const capture = await cutoverSet(ctx, captured(ctx));
+      const afterCapture = Date.now();
+      // Nothing writes to the target until readers switch: the aggregates and keys are checked at the fence's state.
+      const validated = await validateForeignKeys(ctx);
       await refreshAggregates(ctx);
-      return { synced, ...(await parity(ctx)), ...(await aggregateTotals(ctx)), readersSwitchedAt: new Date().toISOString() };
+      const totals = await aggregateTotals(ctx);
+      const switched = await switchReaders(ctx, TIMESCALE_READERS.key, TIMESCALE_READERS.value);
+      // From the fence until readers (and their writes) move to the target.
+      const pauseUntilReadersMs = Number(capture.writePauseMs) + (Date.now() - afterCapture);
+      return { ...capture, foreignKeysValidated: validated, ...totals, ...switched, pauseUntilReadersMs, readersSwitchedAt: new Date().toISOString() };
     },
+    // Readers go back first, so writes stop reaching the target before its log is replayed onto the source.
+    async rollback(ctx) {
+      await switchReadersBack(ctx);
+      await rollbackCutoverSet(ctx, captured(ctx));
+    },
+  },
+  {
+    id: 'cleanup',
+    title: 'drop the replication slot, publication and reverse capture (the three source tables stay fenced, read-only)',
+    transaction: false,
+    idempotent: true,
+    run: (ctx) => stopCaptureSet(ctx, captured(ctx)),
   },
 ];
 
@@ -263,5 +264,6 @@ export const supabaseToTimescale = definePlan<Options>({
   options: z.object({}).strict() as z.ZodType<Options>,
   scope: () => '',
   phases,
-  parity: async (ctx) => ({ synced: await syncWindow(ctx), ...(await parity(ctx)) }),
+  parity: (ctx) => captureSetParity(ctx, captured(ctx)),
+  lag: (ctx) => captureSetLag(ctx, TABLES.map((t) => ({ source: t }))),
 });

@@ -8,6 +8,7 @@ import { forgetBatches } from '../copy/ledger';
 import { createTableSql, describeTable } from '../copy/table-info';
 import { captureLagOf, captureParity, cutover, preflightCapture, rollbackCutover, stopCapture, windowSync, withCapture, type CaptureTables } from '../cdc/phases';
 import { definePlan, type Phase, type PhaseContext } from '../plan';
+import { switchReaders, switchReadersBack, TIMESCALE_READERS } from '../reader-switch';
 import { backupOf, exists } from './shared';
 
 type Options = Record<string, never>;
@@ -107,13 +108,20 @@ const phases: Phase<Options>[] = [
   },
   {
     id: 'cutover',
-    title: 'fence source writes, drain to the fence LSN, parity there; readers switch to the target (USE_TIMESCALEDB=true); reverse capture on',
+    title: 'fence source writes, drain to the fence LSN, parity there; reverse capture on; readers switch (USE_TIMESCALEDB=true in the env vault)',
     transaction: false,
     idempotent: true,
     async run(ctx) {
-      return { ...(await cutover(ctx, tables(ctx))), readersSwitchedAt: new Date().toISOString() };
+      const capture = await cutover(ctx, tables(ctx));
+      const afterCapture = Date.now();
+      const switched = await switchReaders(ctx, TIMESCALE_READERS.key, TIMESCALE_READERS.value);
+      return { ...capture, ...switched, pauseUntilReadersMs: Number(capture.writePauseMs) + (Date.now() - afterCapture), readersSwitchedAt: new Date().toISOString() };
     },
-    rollback: (ctx) => rollbackCutover(ctx, tables(ctx)),
+    // Readers go back first, so writes stop reaching the target before its log is replayed onto the source.
+    async rollback(ctx) {
+      await switchReadersBack(ctx);
+      await rollbackCutover(ctx, tables(ctx));
+    },
   },
   {
     id: 'cleanup',
