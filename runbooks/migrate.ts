@@ -104,7 +104,9 @@ await runCli({
       const cleanup = await statusCleanup(run, plan.phases.some((p) => p.id === 'cleanup'), phases, engine.safetyWindowMs);
       const capture = plan.crossDatabase ? await run.step('read change capture', async () => (await import('./migrations/cdc/status')).captureStatus(plan.id, scope, sourceUrl, targetUrl), { readOnly: true }) : undefined;
       if (capture) (await import('./migrations/cdc/print')).printCapture(run, capture);
-      return { figures: { plan: plan.id, scope, phases, ...(cleanup ? { cleanup } : {}), ...(capture ?? {}) } };
+      const readers = plan.crossDatabase ? await run.step('read reader switch', async () => (await import('./migrations/reader-switch')).readerSwitchStatus(plan.id, scope, targetUrl), { readOnly: true }) : undefined;
+      if (readers) run.info(readers.switched ? `readers switched: ${readers.key}=${readers.value} in ${readers.vault}, service ${readers.service}, version ${readers.versionId}${readers.live ? ` and ${readers.live}` : ''} (was ${readers.previous ?? 'absent'})` : `readers NOT switched: ${readers.reason}`);
+      return { figures: { plan: plan.id, scope, phases, ...(cleanup ? { cleanup } : {}), ...(capture ?? {}), ...(readers ? { readers } : {}) } };
     }
     if (command === 'watch') {
       const intervalMs = durationFlag('interval', stringFlag(flags, 'interval'), '5m');

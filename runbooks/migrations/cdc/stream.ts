@@ -160,29 +160,24 @@ export async function drain(source: pg.ClientBase, target: pg.ClientBase, spec: 
 }
 
 /**
- * Apply the changes of several tables in source commit order: each run of
- * consecutive changes to one table is one applyChanges call. Foreign keys
- * the target declares DEFERRABLE are checked at this batch's commit (a
- * source transaction may change a parent after its child).
+ * Apply the changes of several tables: each table's changes, in source
+ * commit order, in one applyChanges call, tables in route order. Order
+ * across tables is not kept, so foreign keys among routed tables must be
+ * DEFERRABLE on the target (checked at this batch's commit, a source
+ * transaction boundary); grouping keeps a batch to a few statements per table.
  */
 async function applyRouted(target: pg.ClientBase, routes: Route[], txns: Txn[], types: Map<string, Map<string, string>>): Promise<void> {
-  const byRel = new Map(routes.map((r) => [relationKey(r.source), r]));
-  await target.query('SET CONSTRAINTS ALL DEFERRED');
-  let run: { rel: string; changes: RowChange[] } | undefined;
-  const flush = async () => {
-    if (!run) return;
-    const route = byRel.get(run.rel);
-    if (!route) throw new Error(`change capture: a change to ${run.rel} which this capture does not route to a target table`);
-    await applyChanges(target, route.target, route.key, run.changes, { form: 'text', types: types.get(run.rel)! }, { inPlace: route.inPlace ?? false });
-    run = undefined;
-  };
+  const byRel = new Map(routes.map((r) => [relationKey(r.source), [] as RowChange[]]));
   for (const t of txns) {
-    for (let i = 0; i < t.changes.length; i++) {
-      const rel = t.rels[i]!;
-      if (run && run.rel !== rel) await flush();
-      run ??= { rel, changes: [] };
-      run.changes.push(t.changes[i]!);
-    }
+    t.changes.forEach((c, i) => {
+      const list = byRel.get(t.rels[i]!);
+      if (!list) throw new Error(`change capture: a change to ${t.rels[i]} which this capture does not route to a target table`);
+      list.push(c);
+    });
   }
-  await flush();
+  await target.query('SET CONSTRAINTS ALL DEFERRED');
+  for (const route of routes) {
+    const changes = byRel.get(relationKey(route.source))!;
+    if (changes.length) await applyChanges(target, route.target, route.key, changes, { form: 'text', types: types.get(relationKey(route.source))! }, { inPlace: route.inPlace ?? false });
+  }
 }
