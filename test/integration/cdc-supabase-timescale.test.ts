@@ -113,12 +113,7 @@ describe('supabase-to-timescale: one change capture over users, trades and tick_
     const writer = await new LiveWriter(source, 'public.tick_data', Number(max) + 1, 11, sourceStep(onSource)).start();
     try {
       for (const phase of ['preflight', 'backup', 'expand', 'backfill', 'verify', 'dual-write'] as const) {
-        console.log('DBG', phase, new Date().toISOString(), writer.counts);
-        const timer = phase === 'backfill' || phase === 'verify' ? setInterval(() => { void query<{ a: string }>(fx.stack.postgresUrl, "SELECT string_agg(left(query, 90) || ' [' || coalesce(wait_event_type, '') || ':' || coalesce(wait_event, '') || ' ' || round(extract(epoch FROM now() - query_start)::numeric, 1) || 's]', ' | ') AS a FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid()").then((r) => console.log('DBG act', r[0]!.a)); }, 2000) : undefined;
-        const ev: Record<string, unknown>[] = [];
-        await inProcess((run) => runPlan(run, plan, {}, settings, { phase, all: false }), ev).finally(() => console.log('DBG ev', JSON.stringify(ev.filter((e) => e.event !== 'progress')).slice(0, 3000)));
-        if (timer) clearInterval(timer);
-        console.log('DBG done', phase, new Date().toISOString(), writer.counts);
+        await inProcess((run) => runPlan(run, plan, {}, settings, { phase, all: false }));
         await writer.more(25);
       }
       await inProcess((run) => runPlan(run, plan, {}, settings, { phase: 'cutover', all: false }));
