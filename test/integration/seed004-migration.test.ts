@@ -120,6 +120,10 @@ describe('supabase-to-timescale (seed 004)', () => {
     await runAll(src, target);
     for (const table of ['public.users', 'public.trades', 'public.tick_data']) expect(await rowsHash(target, table), `after the window: ${table}`).toEqual(await rowsHash(src, table));
     expect((await query<{ n: string }>(target, 'SELECT sum(ticks)::text AS n FROM public.tick_ohlcv_1d'))[0]!.n).toBe((await query<{ n: string }>(src, 'SELECT count(*)::text AS n FROM public.tick_data'))[0]!.n);
+    // Cleanup removed the capture (slot, publication); no env was configured, so the journal says readers were NOT switched.
+    expect(await query(src, 'SELECT slot_name FROM pg_replication_slots WHERE database = current_database()')).toEqual([]);
+    expect(await query(src, 'SELECT pubname FROM pg_publication')).toEqual([]);
+    expect(await query(target, "SELECT details->'readerSwitch'->>'switched' AS s FROM tickvault.migration_events WHERE plan = $1 AND phase = 'cutover' AND event = 'end'", [plan.id])).toEqual([{ s: 'false' }]);
   }, 400_000);
 
   it('refuses a target that already has the tables (exit 4, nothing changed)', async (t) => {
