@@ -140,7 +140,13 @@ export async function switchReadersBack(ctx: Ctx): Promise<void> {
     const version = await appendVersion(opened.vault.store, opened.keys, { service: rec.service, content: { entries: withKey(entries, rec.key, previous), format: opened.format }, source: `migrate ${ctx.plan.id}`, message: `rollback of ${ctx.plan.id}'s cutover: readers switched back (${rec.key}${previous === null ? ' removed' : `=${previous}`})`, kind: 'snapshot' }, ctx.run.masker);
     versionId = version.id;
   }
-  if (rec.live) await setLive(ctx, rec.live, rec.key, previous);
+  if (rec.live) {
+    // The vault holds the truth; a live file that moved or went away is reported, not a reason to stop the rollback.
+    await setLive(ctx, rec.live, rec.key, previous).catch((error: unknown) => {
+      if (!(error instanceof ConfigError)) throw error;
+      ctx.run.warn(`readers switched back in the vault, but ${rec.live} was not written: ${messageOf(error)}; set ${rec.key}${previous === null ? ' (remove it)' : `=${previous}`} there yourself`);
+    });
+  }
   await ctx.note({ readerSwitchBack: { key: rec.key, value: previous, service: rec.service, versionId } });
   ctx.run.info(`readers switched back: ${rec.key}${previous === null ? ' removed' : `=${previous}`} in the env vault, service ${rec.service} (version ${versionId})${rec.live ? ` and in ${rec.live}` : ''}`);
 }
