@@ -288,8 +288,9 @@ export async function watchParity(run: Run, plan: AnyPlan, options: unknown, set
   let lastBacklog: LagSample | undefined;
   for (;;) {
     checks++;
-    // The backlog this interval left (nothing applies between checks): compared from check to check.
-    if (plan.lag) lastBacklog = await watchBacklog(run, plan, ctx, lastBacklog);
+    // The backlog one interval left (nothing applies between checks), compared from check to check; the
+    // first check's covers the time since dual-write or an earlier watch, not an interval: no comparison.
+    if (plan.lag) lastBacklog = await watchBacklog(run, plan, ctx, checks > 2 ? lastBacklog : undefined);
     await run.step(`parity check ${checks}`, async (step) => {
       try {
         const details = await plan.parity!(ctx);
