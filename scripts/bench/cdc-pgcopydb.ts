@@ -5,7 +5,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { $ } from 'zx';
 import { sql } from './common';
-import { burst, MARKER_ID, now, sampleLag, SteadyWriter, tableHash, until, type LagSamples } from './cdc-workload';
+import { burst, probeOnTarget, MARKER_ID, now, sampleLag, SteadyWriter, tableHash, until, type LagSamples } from './cdc-workload';
 
 /**
  * The same workload through `pgcopydb follow` (the apt package, 0.10 here:
@@ -29,16 +29,27 @@ export interface PgcopydbFigures {
   /** Writes stopped → follow exited at endpos (the switchover in its docs). */
   cutoverWritePauseMs: number;
   equal: boolean;
+  /** The row with 9-digit id and 7-digit price: 'exact' or how it was altered. */
+  probe: string;
 }
 
 const SLOT = 'bench_pgcopydb';
+
+function startFollow(dir: string, args: string[]): { child: ChildProcess; exited: Promise<number | null> } {
+  const log = fs.openSync(path.join(dir, 'follow.log'), 'a');
+  const child = spawn('pgcopydb', ['follow', ...args, '--resume', '--not-consistent'], { stdio: ['ignore', log, log] });
+  return { child, exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
+}
 
 export async function pgcopydbFollow(source: string, target: string, opts: { rows: number; changes: number; rate: number; seconds: number }): Promise<PgcopydbFigures> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-pgcopydb-'));
   const common = ['--source', source, '--target', target, '--dir', dir, '--slot-name', SLOT, '--origin', SLOT];
   const version = (await $`pgcopydb --version`).stdout.split('\n').find((l) => l.startsWith('pgcopydb version'))?.replace('pgcopydb version ', '') ?? '?';
+  // Replication origins are cluster-wide: one left by an interrupted run would make setup fail.
+  await sql(target, `SELECT pg_replication_origin_drop(roname) FROM pg_replication_origin WHERE roname = '${SLOT}'`);
   await $`pgcopydb stream setup ${common}`;
   let follow: ChildProcess | undefined;
+  let ok = false;
   const src = new pg.Client({ connectionString: source });
   const dst = new pg.Client({ connectionString: target });
   const writerClient = new pg.Client({ connectionString: source });
@@ -47,19 +58,27 @@ export async function pgcopydbFollow(source: string, target: string, opts: { row
     const applied = async () => (await dst.query<{ lsn: string | null }>('SELECT pg_replication_origin_progress($1, true)::text AS lsn', [SLOT])).rows[0]!.lsn;
     const startLsn = await applied();
     const changes = await burst(source, opts.rows, opts.changes);
+    const backlogEnd = (await src.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
     await $`pgcopydb stream sentinel set apply --source ${source}`;
 
+    // Catch-up of the backlog: follow --endpos at the backlog's end (0.10 applies a WAL segment's
+    // changes only once that segment's file is closed: at the next segment, or at endpos).
     const spawned = now();
-    const log = fs.openSync(path.join(dir, 'follow.log'), 'w');
-    follow = spawn('pgcopydb', ['follow', ...common, '--resume', '--not-consistent'], { stdio: ['ignore', log, log] });
-    const exited = new Promise<number | null>((resolve) => follow!.on('exit', (code) => resolve(code)));
+    const first = startFollow(dir, [...common, '--endpos', backlogEnd]);
+    follow = first.child;
     let firstApplied = 0;
     const done = await until(async () => {
       if (!firstApplied && (await applied()) !== startLsn) firstApplied = now();
       return (await dst.query('SELECT 1 FROM public.ticks WHERE id = $1', [MARKER_ID])).rowCount === 1;
-    });
+    }, 20, 180_000);
     firstApplied ||= done;
+    const firstCode = await first.exited;
+    if (firstCode !== 0) throw new Error(`pgcopydb follow --endpos exited ${firstCode}: see ${dir}/follow.log`);
 
+    // Follow again, without an end, for the steady writer.
+    await $`pgcopydb stream sentinel set endpos --source ${source} 0/0`;
+    const second = startFollow(dir, common);
+    follow = second.child;
     // Lag under a steady write rate while follow runs.
     const writer = new SteadyWriter(writerClient, opts.rate, opts.rows);
     const since = new Date();
@@ -71,11 +90,13 @@ export async function pgcopydbFollow(source: string, target: string, opts: { row
     // Switchover: writes stopped; follow replays up to the current LSN and exits.
     const stopped = now();
     await $`pgcopydb stream sentinel set endpos --current --source ${source}`;
-    const code = await exited;
+    const code = await second.exited;
     const cutoverWritePauseMs = Math.round(now() - stopped);
     follow = undefined;
     if (code !== 0) throw new Error(`pgcopydb follow exited ${code}: see ${dir}/follow.log`);
     const equal = (await tableHash(source)) === (await tableHash(target));
+    const probe = await probeOnTarget(target);
+    ok = true;
     return {
       version,
       changes,
@@ -87,6 +108,7 @@ export async function pgcopydbFollow(source: string, target: string, opts: { row
       written: writer.written,
       cutoverWritePauseMs,
       equal,
+      probe,
     };
   } finally {
     if (follow && follow.exitCode === null) {
@@ -97,6 +119,7 @@ export async function pgcopydbFollow(source: string, target: string, opts: { row
     await Promise.all([src.end(), dst.end(), writerClient.end()]);
     await $({ nothrow: true })`pgcopydb stream cleanup ${common}`;
     await sql(source, `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '${SLOT}'`);
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (ok) fs.rmSync(dir, { recursive: true, force: true });
+    else process.stderr.write(`pgcopydb's work directory and log kept: ${dir}\n`);
   }
 }

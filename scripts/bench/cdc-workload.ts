@@ -11,12 +11,14 @@ export const TICKS_DDL = (rows: number) => `CREATE TABLE public.ticks (id bigint
   INSERT INTO public.ticks SELECT g, 'S' || (g % 50), timestamptz '2025-01-01' - g * interval '1 second', 100 + g % 97, g % 13 FROM generate_series(1, ${rows}) g`;
 
 /** Marker row committed after the burst: once a tool shows it on the target, every change before it is there (each tool applies in commit order). */
-export const MARKER_ID = 999_999_999;
+export const MARKER_ID = 0;
+/** A row with more than 6 significant digits, committed with the marker: does it arrive exactly? */
+export const PROBE = { id: 987_654_321, price: '12345.67' };
 
 /**
  * `changes` row changes in 100-row transactions (60 updates, 20 inserts,
- * 20 deletes each), then the marker in its own transaction. Returns the
- * number of row changes made, marker included.
+ * 20 deletes each), then the marker and the probe in one transaction.
+ * Returns the number of row changes made, those two included.
  */
 export async function burst(url: string, rows: number, changes: number): Promise<number> {
   const txns = Math.ceil(changes / 100);
@@ -27,8 +29,16 @@ export async function burst(url: string, rows: number, changes: number): Promise
     INSERT INTO public.ticks SELECT ${rows} + i * 20 + g, 'N', timestamptz '2025-06-01' + i * interval '1 minute', 1, 1 FROM generate_series(1, 20) g;
     DELETE FROM public.ticks WHERE id > ${60 * txns} + i * 20 AND id <= ${60 * txns} + i * 20 + 20;
     COMMIT; END LOOP; END $$`);
-  await sql(url, `INSERT INTO public.ticks VALUES (${MARKER_ID}, 'MARK', timestamptz '2025-06-01', 1, 1)`);
-  return txns * 100 + 1;
+  await sql(url, `INSERT INTO public.ticks VALUES (${MARKER_ID}, 'MARK', timestamptz '2025-06-01', 1, 1), (${PROBE.id}, 'PROBE', timestamptz '2025-06-01', ${PROBE.price}, 1)`);
+  return txns * 100 + 2;
+}
+
+/** The probe row as the target has it: exact, altered (say how), or missing. */
+export async function probeOnTarget(url: string): Promise<string> {
+  const { rows } = await sql(url, `SELECT id::text, price::text FROM public.ticks WHERE symbol = 'PROBE'`);
+  if (!rows.length) return 'missing';
+  const r = rows[0] as { id: string; price: string };
+  return r.id === String(PROBE.id) && Number(r.price) === Number(PROBE.price) ? 'exact' : `altered: id ${PROBE.id} → ${r.id}, price ${PROBE.price} → ${r.price}`;
 }
 
 /** Ms since an arbitrary origin, for spans measured in this process. */

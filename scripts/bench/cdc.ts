@@ -15,7 +15,7 @@ import pg from 'pg';
 import { captureName } from '../../runbooks/migrations/cdc/names';
 import { drain } from '../../runbooks/migrations/cdc/stream';
 import { pgcopydbFollow, type PgcopydbFigures } from './cdc-pgcopydb';
-import { burst, now, sampleLag, SteadyWriter, tableHash, TICKS_DDL, type LagSamples } from './cdc-workload';
+import { burst, probeOnTarget, now, sampleLag, SteadyWriter, tableHash, TICKS_DDL, type LagSamples } from './cdc-workload';
 import { localStack, recreateDb, saveResult, sql, tickvault, timed, withDb } from './common';
 
 const { values } = parseArgs({ options: { rows: { type: 'string', default: '20000' }, changes: { type: 'string', default: '20000' }, rate: { type: 'string', default: '200' }, seconds: { type: 'string', default: '5' }, tool: { type: 'string', default: 'both' } } });
@@ -33,6 +33,8 @@ interface TickvaultFigures {
   written: number;
   cutoverWritePauseMs: number | null;
   equal: boolean;
+  /** The row with 9-digit id and 7-digit price: 'exact' or how it was altered. */
+  probe: string;
 }
 
 async function tickvaultCapture(): Promise<TickvaultFigures> {
@@ -73,8 +75,9 @@ async function tickvaultCapture(): Promise<TickvaultFigures> {
     for (const phase of ['dual-write', 'cutover']) await tickvault('migrate', ['run', ...args, '--phase', phase]);
     const pause = await dst.query<{ ms: number }>("SELECT (details->>'writePauseMs')::int AS ms FROM tickvault.migration_events WHERE phase = 'cutover' AND event = 'end' ORDER BY id DESC LIMIT 1");
     const equal = (await tableHash(source)) === (await tableHash(target));
+    const probeResult = await probeOnTarget(target);
     await tickvault('migrate', ['run', ...args, '--phase', 'cleanup', '--safety-window', '0']);
-    return { changes, applyMs: Math.round(applied.ms), changesPerSecond: Math.round(n / (applied.ms / 1000)), lag, written: writer.written, cutoverWritePauseMs: pause.rows[0]?.ms ?? null, equal };
+    return { changes, applyMs: Math.round(applied.ms), changesPerSecond: Math.round(n / (applied.ms / 1000)), lag, written: writer.written, cutoverWritePauseMs: pause.rows[0]?.ms ?? null, equal, probe: probeResult };
   } finally {
     await Promise.all([src, dst, probe, probeDst, writerClient].map((c) => c.end()));
   }
@@ -101,6 +104,7 @@ const rows: [string, number | null | undefined, number | null | undefined, strin
 ];
 for (const [what, a, b, better] of rows) process.stderr.write(`${what.padEnd(66)} tickvault ${String(a ?? '-').padStart(10)}  pgcopydb ${String(b ?? '-').padStart(10)}  ratio ${String(ratio(a, b) ?? '-').padStart(6)}  (${better})\n`);
 process.stderr.write(`targets equal to their sources by a plain-SQL hash: tickvault ${ours?.equal ?? '-'}, pgcopydb ${theirs?.equal ?? '-'}\n`);
+process.stderr.write(`row with id 987654321, price 12345.67: tickvault ${ours?.probe ?? '-'}; pgcopydb ${theirs?.probe ?? '-'}\n`);
 const load = (await import('node:os')).loadavg()[0]!.toFixed(1);
 const file = saveResult(`cdc-vs-pgcopydb-${opts.rows}`, {
   note: `measured under load (shared 2-core machine, load average ${load} at the end): one run per tool, a smoke size`,
