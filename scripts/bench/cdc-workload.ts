@@ -84,31 +84,40 @@ export class SteadyWriter {
 
 export interface LagSamples {
   maxBytes: number;
+  medianBytes: number;
   maxSeconds: number;
+  medianSeconds: number;
   samples: number;
 }
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)]! : 0;
+};
 
 /**
  * Sample lag every 100 ms while `running()`: bytes = source's WAL position
  * minus the tool's applied position (`applied()`), seconds = newest ts on
  * the source minus newest ts on the target, not before `since` (the
- * writer's start); both plain SQL.
+ * writer's start); both plain SQL. Bytes are the cluster's WAL: when source
+ * and target share a cluster (the local stack), a tool's own apply writes
+ * count until its next pass, so the median says more than the maximum.
  */
 export async function sampleLag(source: pg.Client, target: pg.Client, applied: () => Promise<string | null>, running: () => boolean, since: Date): Promise<LagSamples> {
-  const out: LagSamples = { maxBytes: 0, maxSeconds: 0, samples: 0 };
+  const bytes: number[] = [];
+  const seconds: number[] = [];
   while (running()) {
     const lsn = await applied();
     const [s, t] = await Promise.all([
       source.query<{ ts: Date; bytes: string | null }>('SELECT max(ts) AS ts, pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint::text AS bytes FROM public.ticks', [lsn ?? '0/0']),
       target.query<{ ts: Date }>('SELECT max(ts) AS ts FROM public.ticks'),
     ]);
-    out.maxBytes = Math.max(out.maxBytes, Number(s.rows[0]!.bytes ?? 0));
+    bytes.push(Number(s.rows[0]!.bytes ?? 0));
     // Before the target has the first steady write, it is behind by everything since the writer started.
-    out.maxSeconds = Math.max(out.maxSeconds, (s.rows[0]!.ts.getTime() - Math.max(t.rows[0]!.ts.getTime(), since.getTime())) / 1000);
-    out.samples++;
+    seconds.push((s.rows[0]!.ts.getTime() - Math.max(t.rows[0]!.ts.getTime(), since.getTime())) / 1000);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-  return out;
+  return { maxBytes: Math.max(0, ...bytes), medianBytes: median(bytes), maxSeconds: Math.max(0, ...seconds), medianSeconds: median(seconds), samples: bytes.length };
 }
 
 /** Independent: count and md5 of every row's text in key order (plain SQL). */

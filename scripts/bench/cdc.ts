@@ -100,6 +100,8 @@ const rows: [string, number | null | undefined, number | null | undefined, strin
   ['changes applied/s (apply alone; pgcopydb: first commit → marker)', ours?.changesPerSecond, theirs?.applyOnlyChangesPerSecond, 'higher is better'],
   [`max lag at ${opts.rate} writes/s, bytes`, ours?.lag.maxBytes, theirs?.lag.maxBytes, 'lower is better'],
   [`max lag at ${opts.rate} writes/s, seconds`, ours?.lag.maxSeconds, theirs?.lag.maxSeconds, 'lower is better'],
+  [`median lag at ${opts.rate} writes/s, bytes`, ours?.lag.medianBytes, theirs?.lag.medianBytes, 'lower is better'],
+  [`median lag at ${opts.rate} writes/s, seconds`, ours?.lag.medianSeconds, theirs?.lag.medianSeconds, 'lower is better'],
   ['cutover write pause, ms', ours?.cutoverWritePauseMs, theirs?.cutoverWritePauseMs, 'lower is better'],
 ];
 for (const [what, a, b, better] of rows) process.stderr.write(`${what.padEnd(66)} tickvault ${String(a ?? '-').padStart(10)}  pgcopydb ${String(b ?? '-').padStart(10)}  ratio ${String(ratio(a, b) ?? '-').padStart(6)}  (${better})\n`);
