@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import os from 'node:os';
 import { $ } from 'zx';
 import { ConfigError } from '../engine/errors';
@@ -45,14 +46,36 @@ export async function serviceUser(): Promise<ServiceUser> {
   return { name, ...entry, prefix: ['runuser', '-u', name, '--'] };
 }
 
-/** Hand a directory tree to the service user (no-op when not root). */
+/**
+ * Hand a directory tree to the service user (no-op when not root). A running
+ * cluster removes files while the walk goes on (archive_status/*.ready, WAL
+ * recycled): an entry that is gone needs no owner, so ENOENT is skipped.
+ */
 export function chownTree(dir: string, user: ServiceUser): void {
   if (user.prefix.length === 0) return;
-  fs.chownSync(dir, user.uid, user.gid);
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    const full = `${entry.parentPath}/${entry.name}`;
-    fs.lchownSync(full, user.uid, user.gid);
-  }
+  const gone = (error: unknown) => (error as NodeJS.ErrnoException).code === 'ENOENT';
+  const walk = (at: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      fs.lchownSync(at, user.uid, user.gid);
+      entries = fs.readdirSync(at, { withFileTypes: true });
+    } catch (error) {
+      if (gone(error)) return;
+      throw error;
+    }
+    for (const entry of entries) {
+      const full = path.join(at, entry.name);
+      if (entry.isDirectory()) walk(full);
+      else {
+        try {
+          fs.lchownSync(full, user.uid, user.gid);
+        } catch (error) {
+          if (!gone(error)) throw error;
+        }
+      }
+    }
+  };
+  walk(dir);
 }
 
 /** Fail early and clearly when the service user cannot reach our state dir. */

@@ -5,7 +5,9 @@ import { applyChanges, type RowChange } from './apply';
 
 /**
  * Reverse capture from cutover until cleanup: row triggers on the target
- * table log every write (in commit order by id) to tickvault.cdc_reverse.
+ * table log every write to tickvault.cdc_reverse. Ids order each row's
+ * writes as they were made (a second writer of a row waits for the first to
+ * commit before its trigger draws an id), so replay is by numeric id.
  * Triggers rather than a second logical slot because they work the same on
  * a plain table, a partitioned one and a TimescaleDB hypertable (whose rows
  * live in chunks a publication on the hypertable does not see), and the log
@@ -73,7 +75,7 @@ export async function replayReverse(target: pg.ClientBase, source: pg.ClientBase
     await inTransaction(source, beforeCommit);
     return 0;
   }
-  const { rows } = await target.query<{ id: string; op: RowChange['op']; old_row: Record<string, unknown> | null; new_row: Record<string, unknown> | null }>('SELECT id::text AS id, op, old_row, new_row FROM tickvault.cdc_reverse WHERE capture = $1 ORDER BY id', [capture]);
+  const { rows } = await target.query<{ id: string; op: RowChange['op']; old_row: Record<string, unknown> | null; new_row: Record<string, unknown> | null }>('SELECT id::text AS id, op, old_row, new_row FROM tickvault.cdc_reverse WHERE capture = $1 ORDER BY cdc_reverse.id', [capture]);
   const changes: RowChange[] = rows.map((r) => (r.op === 'truncate' ? { op: 'truncate' } : r.op === 'delete' ? { op: 'delete', key: r.old_row! } : { op: 'upsert', row: r.new_row!, ...(r.old_row ? { oldKey: r.old_row } : {}) }));
   await inTransaction(source, async () => {
     await source.query("SELECT set_config('tickvault.cdc_apply', 'on', true)");
