@@ -85,7 +85,8 @@ describe('replication lag in watch and status', () => {
     expect(made).toEqual([150, 150, 1500]);
     const found = backlogs(events);
     expect(found.map((b) => b.pendingChanges)).toEqual([0, 150, 150, 1500]);
-    expect(found[3]!.bytes).toBeGreaterThan(found[2]!.bytes);
+    // Bytes are the cluster's WAL (other test files write too): only "behind" is certain, not by how much.
+    for (const b of found.slice(1)) expect(b.bytes).toBeGreaterThan(0);
     const warned = growthWarnings(events);
     expect(warned).toHaveLength(1);
     expect(warned[0]).toMatchObject({ pendingChanges: 1500, previousPendingChanges: 150 });
