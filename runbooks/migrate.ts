@@ -23,10 +23,14 @@ Usage: npx tsx runbooks/migrate.ts <plans|run|rollback|status|watch> [flags]
   run --plan ID --all        every phase in order (completed ones are no-ops)
   run --plan ID --phase P    one phase (earlier phases must be done)
   rollback --plan ID         undo every phase that ran, newest first (asks; --yes)
-  status --plan ID           where the migration stands, from its journal
+  status --plan ID           where the migration stands, from its journal; with change
+                             capture its lag and every replication slot holding WAL
   watch --plan ID            during the dual-write window, re-check parity every
                              --interval (default 5m) until --safety-window has passed
-                             (or --checks N); a failed check exits 3
+                             (or --checks N); a failed check exits 3. With change
+                             capture: the backlog each check finds (bytes, seconds,
+                             pending changes), a warning when it grew since the
+                             previous check
 
   --database-url URL     the one database of a single-database plan (default DATABASE_URL)
   --source-url URL       source database of a two-database plan (default --database-url)

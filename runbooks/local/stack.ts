@@ -14,7 +14,7 @@ import { choosePort, isOurProcess, stopPid, waitFor } from './process';
 import { redisPid, redisRunning, redisUrlFor, startRedis, writeRedisConf } from './redis-server';
 import { s3Running, S3RVER_CREDENTIALS, startS3 } from './s3-endpoint';
 import { assertReachable, chownTree, serviceUser } from './service-user';
-import { newSecret, readState, writeState, type StackState } from './state';
+import { newSecret, readState, saveStack, updateState, type StackState } from './state';
 
 export const BACKUP_BUCKET = 'tickvault-backups';
 
@@ -168,7 +168,7 @@ export async function up(run: Run): Promise<UpResult> {
     ctx.note(`s3rver on port ${state.s3.port}, bucket ${state.s3.bucket}`);
   });
 
-  writeState(state);
+  await saveStack(state);
   const endpoints = endpointsOf(state);
   writeEnvFile(endpoints.env);
   await run.step('health', async () => {
@@ -256,10 +256,12 @@ export async function stopOne(run: Run, name: string, opts: { purge: boolean }):
   const pid = cluster ? await stopPostgresStep(run, cluster, await serviceUser()) : await stopRedisStep(run, label, redis!.dir);
   if (pid && redis && !(await waitFor(() => !redisRunning(redis.dir), 10_000))) throw new VerificationError(`${label} (pid ${pid}) is still running`);
   const stopped = pid ? label : null;
-  const fresh = readState() ?? state;
-  fresh.extraClusters = fresh.extraClusters.filter((c) => c.name !== cluster?.name);
-  fresh.extraRedis = fresh.extraRedis.filter((r) => r.name !== redis?.name);
-  if (!run.dryRun) writeState(fresh);
+  if (!run.dryRun) {
+    await updateState((fresh) => {
+      fresh.extraClusters = fresh.extraClusters.filter((c) => c.name !== cluster?.name);
+      fresh.extraRedis = fresh.extraRedis.filter((r) => r.name !== redis?.name);
+    });
+  }
   if (opts.purge) {
     const dir = cluster ? path.dirname(cluster.dataDir) : redis!.dir;
     await run.step(`delete ${label}'s data`, async () => fs.rmSync(dir, { recursive: true, force: true }), { confirm: { action: `delete ${dir}`, target: label } });
@@ -304,9 +306,10 @@ export async function down(run: Run, opts: { purge: boolean }): Promise<{ stoppe
     const gone = await waitFor(() => pids.every((pid) => !isOurProcess(pid, '')), 10_000);
     if (!gone) throw new VerificationError(`processes still running: ${pids.filter((p) => isOurProcess(p, '')).join(', ')}`);
   }, { readOnly: true });
-  state.extraClusters = state.extraClusters.filter((c) => clusterRunning(c.dataDir));
-  state.extraRedis = state.extraRedis.filter((r) => redisRunning(r.dir));
-  writeState(state);
+  await updateState((fresh) => {
+    fresh.extraClusters = fresh.extraClusters.filter((c) => clusterRunning(c.dataDir));
+    fresh.extraRedis = fresh.extraRedis.filter((r) => redisRunning(r.dir));
+  });
   if (opts.purge) {
     await run.step('purge local data', async () => {
       fs.rmSync(localDir(), { recursive: true, force: true });

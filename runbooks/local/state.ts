@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { withKernelLock } from '../engine/lock';
 import { localDir } from '../engine/paths';
 
 const clusterSchema = z.object({
@@ -42,24 +43,48 @@ export function readState(): StackState | undefined {
 
 export function writeState(state: StackState): void {
   fs.mkdirSync(localDir(), { recursive: true });
-  const tmp = `${stateFile()}.tmp`;
+  // A private temporary name: two writers never interleave bytes in one file.
+  const tmp = `${stateFile()}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.tmp`;
   fs.writeFileSync(tmp, JSON.stringify(state, null, 2), { mode: 0o600 });
   fs.renameSync(tmp, stateFile());
 }
 
-/** Register a cluster started outside `up` (a restore target) for `down`. */
-export function registerExtraCluster(cluster: ClusterRecord): void {
-  const state = readState();
-  if (!state) return;
-  state.extraClusters = [...state.extraClusters.filter((c) => c.dataDir !== cluster.dataDir), cluster];
-  writeState(state);
+/**
+ * Read, change and write the state under one machine-wide lock, so two
+ * restores registering servers at once both stay registered for `down`.
+ * Nothing is written when there is no stack.
+ */
+export async function updateState(change: (state: StackState) => void): Promise<void> {
+  await withKernelLock(`local-state\0${stateFile()}`, async () => {
+    const state = readState();
+    if (!state) return;
+    change(state);
+    writeState(state);
+  });
 }
 
-export function registerExtraRedis(server: { name: string; dir: string; port: number }): void {
-  const state = readState();
-  if (!state) return;
-  state.extraRedis = [...state.extraRedis.filter((r) => r.dir !== server.dir), server];
-  writeState(state);
+/**
+ * `up` saves the stack it started: under the same lock, keeping the servers
+ * restores registered meanwhile.
+ */
+export async function saveStack(state: StackState): Promise<void> {
+  await withKernelLock(`local-state\0${stateFile()}`, async () => {
+    const onDisk = readState();
+    const clusters = onDisk?.extraClusters.filter((c) => !state.extraClusters.some((k) => k.dataDir === c.dataDir)) ?? [];
+    const redis = onDisk?.extraRedis.filter((r) => !state.extraRedis.some((k) => k.dir === r.dir)) ?? [];
+    writeState({ ...state, extraClusters: [...state.extraClusters, ...clusters], extraRedis: [...state.extraRedis, ...redis] });
+  });
 }
+
+/** Register a cluster started outside `up` (a restore target) for `down`. */
+export const registerExtraCluster = (cluster: ClusterRecord): Promise<void> =>
+  updateState((state) => {
+    state.extraClusters = [...state.extraClusters.filter((c) => c.dataDir !== cluster.dataDir), cluster];
+  });
+
+export const registerExtraRedis = (server: { name: string; dir: string; port: number }): Promise<void> =>
+  updateState((state) => {
+    state.extraRedis = [...state.extraRedis.filter((r) => r.dir !== server.dir), server];
+  });
 
 export const newSecret = (): string => crypto.randomBytes(18).toString('base64url');

@@ -285,9 +285,12 @@ export async function watchParity(run: Run, plan: AnyPlan, options: unknown, set
   if (!since) throw new RefusedError(`plan ${plan.id} is not in its dual-write window (run --phase dual-write first)`);
   const windowEnds = since.getTime() + settings.safetyWindowMs;
   let checks = 0;
-  let lastLag: number | undefined;
+  let lastBacklog: LagSample | undefined;
   for (;;) {
     checks++;
+    // The backlog one interval left (nothing applies between checks), compared from check to check; the
+    // first check's covers the time since dual-write or an earlier watch, not an interval: no comparison.
+    if (plan.lag) lastBacklog = await watchBacklog(run, plan, ctx, checks > 2 ? lastBacklog : undefined);
     await run.step(`parity check ${checks}`, async (step) => {
       try {
         const details = await plan.parity!(ctx);
@@ -298,7 +301,10 @@ export async function watchParity(run: Run, plan: AnyPlan, options: unknown, set
         throw error;
       }
     }, { readOnly: true });
-    if (plan.lag) lastLag = await watchLag(run, plan, ctx, lastLag);
+    if (plan.lag) {
+      const lag = await plan.lag(ctx);
+      run.info(`replication lag ${lag.bytes} bytes, ${String(lag.seconds ?? 0)} s after the check`, { lag });
+    }
     if ((opts.checks !== undefined && checks >= opts.checks) || Date.now() >= windowEnds) break;
     // The interval between checks is the operator's schedule, not synchronisation.
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.min(opts.intervalMs, windowEnds - Date.now()))));
@@ -306,12 +312,19 @@ export async function watchParity(run: Run, plan: AnyPlan, options: unknown, set
   return { checks, windowEndsAt: new Date(windowEnds).toISOString() };
 }
 
-/** Change-capture lag after a watch check: recorded, and a warning when it grew since the last check. */
-async function watchLag(run: Run, plan: AnyPlan, ctx: PhaseContext<unknown>, previous: number | undefined): Promise<number> {
-  const lag = await plan.lag!(ctx);
-  run.info(`replication lag ${lag.bytes} bytes, ${String(lag.seconds ?? 0)} s`, { lag });
-  if (previous !== undefined && lag.bytes > previous) run.warn(`replication lag grew from ${previous} to ${lag.bytes} bytes since the last check`, { lagBytes: lag.bytes, previousLagBytes: previous });
-  return lag.bytes;
+type LagSample = Details & { bytes: number; pendingChanges?: number | null };
+
+/** Change-capture lag before a watch check applies it: printed, and a warning when it grew since the last check. */
+async function watchBacklog(run: Run, plan: AnyPlan, ctx: PhaseContext<unknown>, previous: LagSample | undefined): Promise<LagSample> {
+  const lag = (await plan.lag!(ctx)) as LagSample;
+  const { lagGrew } = await import('./cdc/lag');
+  run.info(`replication lag ${lag.bytes} bytes, ${String(lag.seconds ?? 0)} s, ${String(lag.pendingChanges ?? '?')} change(s) pending before the check`, { backlog: lag });
+  if (previous && lagGrew({ pendingChanges: previous.pendingChanges ?? null }, { pendingChanges: lag.pendingChanges ?? null })) {
+    run.warn(`replication lag grew from ${String(previous.pendingChanges)} to ${String(lag.pendingChanges)} pending changes (${previous.bytes} to ${lag.bytes} bytes) since the last check: the source writes faster than checks apply; shorten --interval`, {
+      lagGrew: true, pendingChanges: lag.pendingChanges, previousPendingChanges: previous.pendingChanges, lagBytes: lag.bytes, previousLagBytes: previous.bytes,
+    });
+  }
+  return lag;
 }
 
 export async function planStatus(run: Run, plan: AnyPlan, options: unknown, settings: EngineSettings): Promise<{ scope: string; phases: { phase: PhaseId; state: string; at: string | null }[] }> {

@@ -33,7 +33,7 @@ export function localClusterProvisioner(): ClusterProvisioner {
       writeClusterConf(restored.dataDir, { ...baseSettings(spec), archive_mode: 'off' });
       chownTree(root, user);
       await startCluster(spec, user);
-      registerExtraCluster(spec);
+      await registerExtraCluster(spec);
       // The password stays out of argv and the terminal: a 0600 pgpass file beside the cluster.
       const passwordFile = path.join(root, 'pgpass');
       const escape = (v: string) => v.replace(/[\\:]/g, (c) => `\\${c}`);

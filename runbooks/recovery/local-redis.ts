@@ -28,7 +28,7 @@ export function localRedisProvisioner(): RedisProvisioner {
       writeRedisConf({ dir, port, password });
       chownTree(dir, user);
       await startRedis({ dir, port, password }, user);
-      registerExtraRedis({ name, dir, port });
+      await registerExtraRedis({ name, dir, port });
       return { port, url: redisUrlFor(port, password) };
     },
     async asOwnerOf(dir) {

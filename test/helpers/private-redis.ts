@@ -6,25 +6,23 @@ import { Redis } from 'ioredis';
 import { $ } from 'zx';
 import { freePort, waitFor } from '../../runbooks/local/process';
 
-/**
- * Waits until a redis-server at url answers PONG. A daemonized server may not
- * listen yet, and a refused connection ends a client for good when it has no
- * retry strategy, so each probe uses a fresh client. Throws on timeout.
- */
+/** Whether a redis-server at url answers PONG now, probed with a fresh client (one refused connection ends a client for good). */
+export async function redisAnswers(url: string): Promise<boolean> {
+  const probe = new Redis(url, { retryStrategy: () => null, maxRetriesPerRequest: 1, lazyConnect: true });
+  probe.on('error', () => undefined);
+  try {
+    await probe.connect();
+    return (await probe.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** Waits until a (possibly daemonized, not yet listening) redis-server answers; throws on timeout. */
 export async function waitForRedis(url: string, timeoutMs = 10_000): Promise<void> {
-  const answers = async () => {
-    const probe = new Redis(url, { retryStrategy: () => null, maxRetriesPerRequest: 1, lazyConnect: true });
-    probe.on('error', () => undefined);
-    try {
-      await probe.connect();
-      return (await probe.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      probe.disconnect();
-    }
-  };
-  if (!(await waitFor(answers, timeoutMs))) throw new Error(`redis-server at ${url.replace(/:[^:@/]*@/, ':***@')} did not answer within ${timeoutMs} ms`);
+  if (!(await waitFor(() => redisAnswers(url), timeoutMs))) throw new Error(`redis-server at ${url.replace(/:[^:@/]*@/, ':***@')} did not answer within ${timeoutMs} ms`);
 }
 
 /** A private redis-server started from a config file (in-place restores need one), with some data. */

@@ -29,7 +29,9 @@ const withPassword = (masked: string) => {
   return url.toString();
 };
 
-describe('PostgreSQL physical backups and point-in-time recovery (pgBackRest)', () => {
+// Each test backs up and restores a whole cluster: on a loaded 2-core machine one takes
+// over two minutes, and a test cut short leaves its restore holding the repository lock.
+describe('PostgreSQL physical backups and point-in-time recovery (pgBackRest)', { timeout: 300_000 }, () => {
   it('recovers to a timestamp: rows committed before it come back, rows after do not', async () => {
     const db = await createDatabase(stack.postgresUrl, 'pitr');
     await query(db, 'CREATE TABLE ledger (id int PRIMARY KEY, note text, at timestamptz DEFAULT now())');
@@ -138,7 +140,7 @@ describe('PostgreSQL physical backups and point-in-time recovery (pgBackRest)', 
   });
 });
 
-describe.skipIf(!ready)('TimescaleDB physical backup and point-in-time recovery', () => {
+describe.skipIf(!ready)('TimescaleDB physical backup and point-in-time recovery', { timeout: 300_000 }, () => {
   it('PITR brings back the hypertable, its compressed chunks, aggregates and jobs as of the target time', async () => {
     const env = stackEnv();
     const db = await createDatabase(stack.postgresUrl, 'ts_pitr');

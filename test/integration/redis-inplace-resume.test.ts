@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { $ } from 'zx';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../runbooks/local/process';
-import { startPrivateRedis, waitForRedis } from '../helpers/private-redis';
+import { redisAnswers, startPrivateRedis, waitForRedis } from '../helpers/private-redis';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
 
@@ -25,18 +25,6 @@ const connect = (url: string) => {
   r.on('error', () => undefined);
   return r;
 };
-const ping = async (url: string) => {
-  const r = connect(url);
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-};
-
 /** Keys of an RDB file, read by a throwaway redis-server (not by tickvault). */
 async function keysOfRdb(file: string): Promise<string[]> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-rdbcheck-'));
@@ -79,7 +67,7 @@ describe('Redis in-place restore survives kill -9', () => {
       const killed = await runRunbook('restore', args, { env: { ...env, TICKVAULT_KILL_AT: point } });
       expect(killed.code).not.toBe(0);
       expect(killed.summary).toBeUndefined(); // died without a summary: a real crash
-      expect(await ping(server.url)).toBe(false);
+      expect(await redisAnswers(server.url)).toBe(false);
 
       const resumed = await runRunbook('restore', args, { env });
       expect(resumed.code, resumed.stdout).toBe(0);

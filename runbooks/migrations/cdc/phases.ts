@@ -9,6 +9,7 @@ import { convergedParity, type TableComparison } from './converge';
 import { fence, unfence } from './fence';
 import { captureLag } from './lag';
 import { captureName } from './names';
+import { reportSlot } from './print';
 import { ensureProgress, forgetProgress } from './progress';
 import { replayReverse, reverseCount, startReverse, stopReverse } from './reverse';
 import { checkLogical, createCapture, dropCapture, listSlots } from './source';
@@ -45,8 +46,8 @@ export async function preflightCapture(ctx: Ctx, table: TableName): Promise<Deta
   return onSource(ctx, async (source) => {
     const { replicaIdentity } = await checkLogical(source, table);
     const slots = await listSlots(source);
-    for (const s of slots) ctx.run.warn(`replication slot ${s.slot} (${s.tickvault ? 'tickvault' : 'not tickvault'}, ${s.active ? 'active' : 'inactive'}, database ${s.database ?? '-'}) holds ${s.retainedBytes} bytes of WAL`, { slot: s.slot, retainedBytes: s.retainedBytes });
-    return { replicaIdentity, slotsOnSource: slots.length };
+    for (const s of slots) reportSlot(ctx.run, s, s.slot === captureNameOf(ctx), false);
+    return { replicaIdentity, slotsOnSource: slots.length, slotsRetainedBytes: slots.reduce((n, s) => n + s.retainedBytes, 0) };
   });
 }
 

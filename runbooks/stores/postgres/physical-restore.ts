@@ -6,7 +6,7 @@ import { fingerprintTable, listTables, newestOf } from './fingerprint';
 import { restoreFilePercent } from './pgbackrest-progress';
 import { archivedWalEnd, pgbackrest, pgbackrestInfo, type PgBackRestTarget } from './pgbackrest';
 import { checkTargetTime, pitrWindow, segmentEndLsn } from './pitr-window';
-import { waitForPromotion } from './recovery-watch';
+import { asRecoveryFailure, waitForPromotion } from './recovery-watch';
 
 /**
  * Where a physical restore's new cluster comes from. recovery/ injects it
@@ -83,7 +83,9 @@ export async function physicalRestore(run: Run, opts: PhysicalRestoreOptions): P
 
   const source = new URL(opts.sourceUrl);
   const started = await run.step('start restored cluster and wait for promotion', async (step) => {
-    const server = await opts.provisioner.start(restored, { user: decodeURIComponent(source.username), password: decodeURIComponent(source.password), database: databaseName(opts.sourceUrl) });
+    const server = await opts.provisioner.start(restored, { user: decodeURIComponent(source.username), password: decodeURIComponent(source.password), database: databaseName(opts.sourceUrl) }).catch((error: unknown) => {
+      throw asRecoveryFailure(error, restored.dataDir);
+    });
     const replay = await waitForPromotion({ url: server.url, dataDir: restored.dataDir, logFile: server.logFile, endLsn, progress: step.progress });
     step.record({ replayedLsn: replay.replayedLsn, lastReplayedCommit: replay.lastReplayedCommit?.toISOString() });
     step.note(`port ${server.port}`);

@@ -43,6 +43,17 @@ function readFrom(file: string, offset: number): { text: string; offset: number 
 }
 
 /**
+ * A server that fails recovery within its first second makes `pg_ctl start`
+ * itself fail, before any watch begins: its output carries PostgreSQL's FATAL
+ * line, which is the same verdict the watch gives.
+ */
+export function asRecoveryFailure(error: unknown, dataDir: string): unknown {
+  const fatal = FATAL.exec((error as Error)?.message ?? '');
+  if (!fatal) return error;
+  return new RecoveryFailedError(`the restored server stopped recovery: ${fatal[2]!.trim()}`, { hint: `PostgreSQL's log is beside the restored cluster's data folder ${dataDir}` });
+}
+
+/**
  * Wait until the restored server has finished recovery and been promoted,
  * failing within a poll of PostgreSQL logging FATAL/PANIC or its process
  * exiting, with PostgreSQL's message. Reports WAL replay as progress.
