@@ -9,6 +9,7 @@ import { convergedParity, type TableComparison } from './converge';
 import { fence, unfence } from './fence';
 import { captureLag } from './lag';
 import { captureNameOf } from './phases';
+import { reportSlot } from './print';
 import { ensureProgress, forgetProgress } from './progress';
 import { replayReverseSet, reverseLabel } from './reverse-set';
 import { reverseCount, startReverse, stopReverse } from './reverse';
@@ -74,8 +75,8 @@ export async function preflightCaptureSet(ctx: Ctx, tables: TableName[]): Promis
     const replicaIdentity: Record<string, string> = {};
     for (const t of tables) replicaIdentity[tableLabel(t)] = (await checkLogical(source, t)).replicaIdentity;
     const slots = await listSlots(source);
-    for (const s of slots) ctx.run.warn(`replication slot ${s.slot} (${s.tickvault ? 'tickvault' : 'not tickvault'}, ${s.active ? 'active' : 'inactive'}, database ${s.database ?? '-'}) holds ${s.retainedBytes} bytes of WAL`, { slot: s.slot, retainedBytes: s.retainedBytes });
-    return { replicaIdentity, slotsOnSource: slots.length };
+    for (const s of slots) reportSlot(ctx.run, s, s.slot === captureNameOf(ctx), false);
+    return { replicaIdentity, slotsOnSource: slots.length, slotsRetainedBytes: slots.reduce((n, s) => n + s.retainedBytes, 0) };
   });
 }
 
