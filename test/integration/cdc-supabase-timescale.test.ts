@@ -39,8 +39,8 @@ const pick = (table: string, random: (k: number) => number) => `(SELECT id FROM 
 
 /** Source writes on all three tables: new users (with their auth row), a user and their trades deleted in one statement, ticks moved in time. */
 const sourceStep = (seen: PerTable): Step => async (c, _table, random, newId) => {
-  // A steady rate (under 50 writes a second), not as fast as two shared cores allow: a rate limit, not a wait for anything.
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  // A steady rate (at most about 30 writes a second), not as fast as two shared cores allow: a rate limit, not a wait for anything.
+  await new Promise((resolve) => setTimeout(resolve, 30));
   const op = random(20);
   if (op === 0) return ['inserts', n(await c.query(`WITH a AS (INSERT INTO auth.users (email) VALUES ('live' || $1 || '@example.com') RETURNING id, email) INSERT INTO public.users (id, email, display_name) SELECT id, email, 'Live ' || $1 FROM a`, [newId()]), seen, 'users')];
   if (op === 1) return ['updates', n(await c.query(`UPDATE public.users SET display_name = display_name || ' +', plan = 'pro' WHERE id = ${pick('public.users', random)}`), seen, 'users')];
@@ -92,7 +92,7 @@ beforeAll(async () => {
   ready = await requireTimescale(fx.stack.postgresUrl, 'seed 004 change capture (supabase-to-timescale)');
   if (!ready) return;
   source = await createDatabase(fx.stack.postgresUrl, 'sbcdc');
-  await buildSupabaseSource(source, { trades: 200, days: 9, perDay: 100 });
+  await buildSupabaseSource(source, { trades: 150, days: 9, perDay: 60 });
   target = await createDatabase(fx.stack.postgresUrl, 'sbcdct');
   // The env vault the backup phase snapshots and the reader switch writes: a private folder and key.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tv-readers-'));
