@@ -127,13 +127,27 @@ export async function checkService(store: VaultStore, keys: KeyProvider, service
  * once both land, one after the other, in one chain.
  */
 export async function appendVersion(store: VaultStore, keys: KeyProvider, input: SealInput, masker: Masker): Promise<SealedVersion> {
-  return withKernelLock(`env-vault\0${store.label}\0${input.service}`, async () => {
-    const state = await checkService(store, keys, input.service, masker);
-    if (state.headProblem) throw new VerificationError(`refusing to add a version to ${input.service}: ${state.headProblem}`, { hint: 'investigate the vault first: env.ts list --service …' });
+  return (await changeHead(store, keys, input.service, masker, async () => input))!;
+}
+
+/**
+ * Read the service's newest version and append one derived from it, both
+ * under the service's lock, so a version appended meanwhile is never
+ * overwritten (a read outside the lock could lose it). `derive` gets the
+ * head's opened entries (undefined for an empty service) and returns the new
+ * version, or undefined to append nothing.
+ */
+export async function changeHead(store: VaultStore, keys: KeyProvider, service: string, masker: Masker, derive: (head: { version: SealedVersion; entries: [string, string][] } | undefined) => Promise<SealInput | undefined>): Promise<SealedVersion | undefined> {
+  return withKernelLock(`env-vault\0${store.label}\0${service}`, async () => {
+    const state = await checkService(store, keys, service, masker);
+    if (state.headProblem) throw new VerificationError(`refusing to add a version to ${service}: ${state.headProblem}`, { hint: 'investigate the vault first: env.ts list --service …' });
+    const head = state.head ? { version: state.head, entries: (await openVersion(keys, state.head, masker)).entries } : undefined;
+    const input = await derive(head);
+    if (!input) return undefined;
     const version = await sealVersion(keys, input, state.head);
     await store.put(version);
     await store.putHead(await sealHead(keys, version));
-    writeSeen(store.label, input.service, version);
+    writeSeen(store.label, service, version);
     return version;
   });
 }

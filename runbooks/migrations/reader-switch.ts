@@ -1,12 +1,10 @@
 import type pg from 'pg';
-import { ConfigError, messageOf, VerificationError } from '../engine/errors';
+import { ConfigError, messageOf } from '../engine/errors';
 import { withClient } from '../stores/postgres/connect';
-import { appendVersion, checkService } from '../env/chain';
+import { changeHead } from '../env/chain';
 import type { KeyProvider } from '../env/keys';
 import { openVault, type Vault } from '../env/open-vault';
 import { parseLocation, readLocation, writeLocation, type EnvContent } from '../env/sources';
-import type { SealedVersion } from '../env/store';
-import { openVersion } from '../env/vault';
 import { Journal, journalExists } from './journal';
 import type { PhaseContext } from './plan';
 
@@ -40,25 +38,10 @@ type Ctx = PhaseContext<unknown>;
 /** Seed 004's feature flag: readers use TimescaleDB (rollback sets it back). */
 export const TIMESCALE_READERS = { key: 'USE_TIMESCALEDB', value: 'true' };
 
-interface Opened {
-  vault: Vault;
-  keys: KeyProvider;
-  service: string;
-  head?: SealedVersion;
-  entries?: [string, string][];
-  format: EnvContent['format'];
-}
-
-/** The vault and the service's newest verified version (refused when the chain is damaged). */
-async function openService(ctx: Ctx, service: string): Promise<Opened> {
+/** The vault the backup phase snapshots into, and its key (created only for an empty vault, as env snapshot does). */
+async function openEnvVault(ctx: Ctx): Promise<{ vault: Vault; keys: KeyProvider }> {
   const vault = openVault(ctx.settings.backup.config);
-  // A key is created only for an empty vault (as env snapshot does); otherwise the existing key must open it.
-  const keys = vault.keys(vault.keyWouldBeCreated && !(await vault.store.anyVersions()));
-  const state = await checkService(vault.store, keys, service, ctx.run.masker);
-  if (state.headProblem) throw new VerificationError(`the env vault's service ${service} cannot take a new version: ${state.headProblem}`, { hint: `investigate: tickvault env list --service ${service}` });
-  if (!state.head) return { vault, keys, service, format: 'dotenv' };
-  const opened = await openVersion(keys, state.head, ctx.run.masker);
-  return { vault, keys, service, head: state.head, entries: opened.entries, format: state.head.sourceFormat };
+  return { vault, keys: vault.keys(vault.keyWouldBeCreated && !(await vault.store.anyVersions())) };
 }
 
 const withKey = (entries: [string, string][], key: string, value: string | null): [string, string][] => {
@@ -95,36 +78,45 @@ export async function switchReaders(ctx: Ctx, key: string, value: string): Promi
   };
   if (!envFrom && !envService) return notSwitched('no env configured: pass --env-from (the env your readers use) and/or --env-service (its service in the env vault)');
   const service = envService ?? ctx.plan.id;
-  let opened: Opened;
+  let opened: { vault: Vault; keys: KeyProvider };
   try {
-    opened = await openService(ctx, service);
+    opened = await openEnvVault(ctx);
   } catch (error) {
     if (error instanceof ConfigError) return notSwitched(`env vault: ${messageOf(error)}`);
     throw error;
   }
-  let entries = opened.entries;
-  if (!entries && envFrom) {
-    const live = await readLocation(parseLocation(envFrom));
-    for (const [, v] of live.entries) ctx.run.masker.addEnvValue(v);
-    entries = live.entries;
-    opened.format = live.format;
-  }
-  if (!entries) return notSwitched(`service ${service} has no version in the vault ${opened.vault.store.label} and no --env-from was given`);
-
   // A re-run keeps the previous value the first attempt journaled (the vault may already say `value`).
   const earlier = ctx.recorded('cutover').readerSwitch as ReaderSwitch | undefined;
-  const previous = earlier?.switched && earlier.previous !== undefined ? earlier.previous : valueOf(entries, key);
-  const base: ReaderSwitch = { switched: true, key, value, previous, service, vault: opened.vault.store.label, live: envFrom ?? null };
-  let versionId = opened.head?.id;
-  if (valueOf(entries, key) !== value || !opened.head) {
+  let base: ReaderSwitch | undefined;
+  let versionId: string | undefined;
+  // Read and append under the vault's lock: a version someone appends meanwhile is built upon, never lost.
+  const appended = await changeHead(opened.vault.store, opened.keys, service, ctx.run.masker, async (head) => {
+    let entries = head?.entries;
+    let format: EnvContent['format'] = head?.version.sourceFormat ?? 'dotenv';
+    if (!entries && envFrom) {
+      const live = await readLocation(parseLocation(envFrom));
+      for (const [, v] of live.entries) ctx.run.masker.addEnvValue(v);
+      [entries, format] = [live.entries, live.format];
+    }
+    if (!entries) return undefined;
+    const previous = earlier?.switched && earlier.previous !== undefined ? earlier.previous : valueOf(entries, key);
+    base = { switched: true, key, value, previous, service, vault: opened.vault.store.label, live: envFrom ?? null };
+    versionId = head?.version.id;
+    if (head && valueOf(entries, key) === value) return undefined;
     await ctx.note({ readerSwitch: base });
-    const version = await appendVersion(opened.vault.store, opened.keys, { service, content: { entries: withKey(entries, key, value), format: opened.format }, source: `migrate ${ctx.plan.id}`, message: `cutover of ${ctx.plan.id}: readers switched (${key}=${value})`, kind: 'snapshot' }, ctx.run.masker);
-    versionId = version.id;
-  }
+    return { service, content: { entries: withKey(entries, key, value), format }, source: `migrate ${ctx.plan.id}`, message: `cutover of ${ctx.plan.id}: readers switched (${key}=${value})`, kind: 'snapshot' };
+  }).catch((error: unknown) => {
+    if (error instanceof ConfigError) return notSwitched(`env vault: ${messageOf(error)}`);
+    throw error;
+  });
+  if (appended && 'readerSwitch' in appended) return appended;
+  if (!base) return notSwitched(`service ${service} has no version in the vault ${opened.vault.store.label} and no --env-from was given`);
+  versionId = appended?.id ?? versionId;
   const liveSwitched = envFrom ? await setLive(ctx, envFrom, key, value) : false;
-  const readerSwitch: ReaderSwitch = { ...base, versionId: versionId!, live: liveSwitched ? envFrom! : null };
+  const readerSwitch: ReaderSwitch = { ...(base as ReaderSwitch), versionId: versionId!, live: liveSwitched ? envFrom! : null };
   await ctx.note({ readerSwitch });
-  ctx.run.info(`readers switched: ${key}=${value} in the env vault ${opened.vault.store.label}, service ${service} (version ${versionId})${liveSwitched ? ` and in ${envFrom}` : ''}; it was ${previous === null ? 'absent' : previous}`);
+  const previous = readerSwitch.previous;
+  ctx.run.info(`readers switched: ${key}=${value} in the env vault ${opened.vault.store.label}, service ${service} (version ${versionId})${liveSwitched ? ` and in ${envFrom}` : ''}; it was ${previous === null || previous === undefined ? 'absent' : previous}`);
   return { readerSwitch };
 }
 
@@ -133,13 +125,15 @@ export async function switchReadersBack(ctx: Ctx): Promise<void> {
   const rec = ctx.recorded('cutover').readerSwitch as ReaderSwitch | undefined;
   if (!rec?.switched || !rec.service) return;
   const previous = rec.previous ?? null;
-  const opened = await openService(ctx, rec.service);
-  const entries = opened.entries ?? [];
-  let versionId = opened.head?.id;
-  if (valueOf(entries, rec.key) !== previous) {
-    const version = await appendVersion(opened.vault.store, opened.keys, { service: rec.service, content: { entries: withKey(entries, rec.key, previous), format: opened.format }, source: `migrate ${ctx.plan.id}`, message: `rollback of ${ctx.plan.id}'s cutover: readers switched back (${rec.key}${previous === null ? ' removed' : `=${previous}`})`, kind: 'snapshot' }, ctx.run.masker);
-    versionId = version.id;
-  }
+  const { vault, keys } = await openEnvVault(ctx);
+  let versionId: string | undefined;
+  const appended = await changeHead(vault.store, keys, rec.service, ctx.run.masker, async (head) => {
+    const entries = head?.entries ?? [];
+    versionId = head?.version.id;
+    if (valueOf(entries, rec.key) === previous) return undefined;
+    return { service: rec.service!, content: { entries: withKey(entries, rec.key, previous), format: head?.version.sourceFormat ?? 'dotenv' }, source: `migrate ${ctx.plan.id}`, message: `rollback of ${ctx.plan.id}'s cutover: readers switched back (${rec.key}${previous === null ? ' removed' : `=${previous}`})`, kind: 'snapshot' };
+  });
+  versionId = appended?.id ?? versionId;
   if (rec.live) {
     // The vault holds the truth; a live file that moved or went away is reported, not a reason to stop the rollback.
     await setLive(ctx, rec.live, rec.key, previous).catch((error: unknown) => {
