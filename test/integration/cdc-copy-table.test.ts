@@ -127,9 +127,18 @@ describe('copy-table keeps the target in sync by change capture', () => {
     // --safety-window 0: the window is over after the first check.
     expect(lagEvents).toHaveLength(1);
     expect(lagEvents[0]).toMatchObject({ lag: { bytes: expect.any(Number), seconds: expect.any(Number), applied: { updates: expect.any(Number) } } });
+    // Cutover killed after reverse capture went on, before its end is journaled; the target then takes writes.
+    const cutKilled = await migrate('cutover', { TICKVAULT_TEST_KILL_AT: 'cutover:commit' });
+    expect(cutKilled.code, cutKilled.stdout.slice(-1500)).toBe(-1);
+    const onTarget = await new LiveWriter(target, TABLE, 950_000, 13).start();
+    await onTarget.more(60);
+    await onTarget.stop();
+    // The re-run carries those writes to the source first and keeps the fence (one side takes writes, never both).
     const cut = await migrate('cutover');
     expect(cut.code, cut.stdout.slice(-1500)).toBe(0);
+    expect(cut.events.find((e) => e.event === 'summary')).toBeDefined();
     expect(await tableHash(target)).toEqual(await tableHash(source));
+    await expect(query(source, `DELETE FROM ${TABLE} WHERE id = 3`)).rejects.toThrow(/fenced/);
     expect(await slotsOn(source)).toHaveLength(1);
     const cleanup = await migrate('cleanup');
     expect(cleanup.code, cleanup.stdout.slice(-2000)).toBe(0);

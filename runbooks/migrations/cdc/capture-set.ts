@@ -13,7 +13,7 @@ import { reportSlot } from './print';
 import { ensureProgress, forgetProgress } from './progress';
 import { replayReverseSet, reverseLabel } from './reverse-set';
 import { reverseCount, startReverse, stopReverse } from './reverse';
-import { checkLogical, createCapture, dropCapture, listSlots } from './source';
+import { checkLogical, createCapture, dropCapture, listSlots, skipSlot } from './source';
 import { drain, type CaptureSpec, type Route } from './stream';
 
 /**
@@ -107,10 +107,6 @@ export async function stopCaptureSet(ctx: Ctx, tables: Pick<SetTable, 'source' |
   await forgetProgress(ctx.target, name);
   return dropped;
 }
-
-/** Skip, in the slot, the source's own writes up to now (reverse replays: already on the target). */
-const skipSlot = (source: pg.ClientBase, name: string) =>
-  source.query('SELECT pg_replication_slot_advance(slot_name, pg_current_wal_lsn()) FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn < pg_current_wal_lsn()', [name]);
 
 /** Apply what was captured: forward before cutover, the target's writes back onto the source after it. */
 async function sync(ctx: Ctx, tables: SetTable[], source: pg.Client): Promise<Details> {

@@ -12,7 +12,7 @@ import { captureName } from './names';
 import { reportSlot } from './print';
 import { ensureProgress, forgetProgress } from './progress';
 import { replayReverse, reverseCount, startReverse, stopReverse } from './reverse';
-import { checkLogical, createCapture, dropCapture, listSlots } from './source';
+import { checkLogical, createCapture, dropCapture, listSlots, skipSlot } from './source';
 import { drain, type CaptureSpec } from './stream';
 
 /**
@@ -90,7 +90,7 @@ async function sync(ctx: Ctx, tables: CaptureTables, source: pg.Client): Promise
   if (ctx.recorded('cutover').equalAtLsn) {
     const replayed = await replayReverse(ctx.target, source, tables.source, s.key, s.name);
     // The source's only writes now are these replays, already on the target: skip them in the slot.
-    await source.query('SELECT pg_replication_slot_advance(slot_name, pg_current_wal_lsn()) FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn < pg_current_wal_lsn()', [s.name]);
+    await skipSlot(source, s.name);
     return { replayedToSource: replayed };
   }
   const drained = await drain(source, ctx.target, s, { onBatch: (a) => ctx.progress(a.transactions, a.transactions, 'transactions'), checkpoint: ctx.checkpoint });
@@ -135,20 +135,30 @@ export async function windowSync(ctx: Ctx, tables: CaptureTables): Promise<Detai
  * Cutover: fence the source table (waits for writers in flight, refuses new
  * ones), drain to the fence's LSN, prove parity there (nothing moves on
  * either side), then turn reverse capture on so the target can take writes.
- * A failure lifts the fence again. The write pause is fence → reverse on.
+ * A re-run after reverse capture was on (killed before the phase's end)
+ * first replays the target's writes onto the source, and never lifts the
+ * fence: the target may already take writes, and only one side may.
+ * A first attempt that fails lifts the fence again. The write pause is
+ * fence → reverse on.
  */
 export async function cutover(ctx: Ctx, tables: CaptureTables): Promise<Details> {
   return onSource(ctx, async (source) => {
     const s = await spec(ctx, source, tables);
+    const resumed = Boolean(ctx.recorded('cutover').equalAtLsn);
     const started = Date.now();
     await inTransaction(source, async () => {
       await source.query(`LOCK TABLE ${qualify(tables.source)} IN EXCLUSIVE MODE`);
       await fence(source, tables.source);
     });
     const fencedAt = Date.now();
-    const fenceLsn = (await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
     ctx.checkpoint('fenced');
     try {
+      let replayed = 0;
+      if (resumed) {
+        replayed = await replayReverse(ctx.target, source, tables.source, s.key, s.name);
+        await skipSlot(source, s.name);
+      }
+      const fenceLsn = (await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
       const drained = await drain(source, ctx.target, s, { upto: fenceLsn, checkpoint: ctx.checkpoint });
       const result = await tables.compare();
       if (!result.equal) throw new VerificationError(`${tableLabel(tables.source)} differs at the fence (LSN ${fenceLsn}): ${result.differences.slice(0, 10).map((d) => `${d.key} (${d.kind})`).join(', ')}`, { differences: result.differences.slice(0, 100) });
@@ -156,9 +166,9 @@ export async function cutover(ctx: Ctx, tables: CaptureTables): Promise<Details>
       await startReverse(ctx.target, tables.target, s.name);
       const writePauseMs = Date.now() - fencedAt;
       ctx.run.info(`${tableLabel(tables.source)}: equal at LSN ${fenceLsn} (${result.sourceRows} rows); source writes fenced, target takes writes; write pause ${writePauseMs} ms`);
-      return { equalAtLsn: fenceLsn, rows: result.sourceRows, drained: drained.applied, fenceMs: fencedAt - started, writePauseMs, reverseCapture: true };
+      return { equalAtLsn: fenceLsn, rows: result.sourceRows, drained: drained.applied, fenceMs: fencedAt - started, writePauseMs, reverseCapture: true, ...(resumed ? { resumed: true, replayedToSource: replayed } : {}) };
     } catch (error) {
-      await unfence(source, tables.source);
+      if (!resumed) await unfence(source, tables.source);
       throw error;
     }
   });

@@ -63,3 +63,8 @@ export async function listSlots(client: pg.ClientBase): Promise<SlotReport[]> {
   );
   return rows.map((r) => ({ slot: r.slot, database: r.database, plugin: r.plugin, active: r.active, retainedBytes: Number(r.retained ?? 0), tickvault: r.slot.startsWith(CAPTURE_PREFIX) }));
 }
+
+/** Skip, in the slot, the source's own writes up to now (reverse replays: already on the target). */
+export async function skipSlot(source: pg.ClientBase, name: string): Promise<void> {
+  await source.query('SELECT pg_replication_slot_advance(slot_name, pg_current_wal_lsn()) FROM pg_replication_slots WHERE slot_name = $1 AND confirmed_flush_lsn < pg_current_wal_lsn()', [name]);
+}
