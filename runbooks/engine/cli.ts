@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { Writable } from 'node:stream';
+import { setCommandLog } from './command-log';
 import { Settings } from './config';
 import { messageOf, UsageError, type ExitCode } from './errors';
 import { Masker } from './mask';
@@ -148,7 +149,7 @@ export async function runCli(spec: RunbookSpec, io: RunCliIo = {}): Promise<Exit
     audit: spec.audit !== false && !spec.readOnlyCommands?.includes(command ?? ''),
     document: Boolean(spec.documentCommands?.includes(command ?? '')),
   });
-  (await import('./shell')).routeZxLog(run);
+  setCommandLog((record) => run.auditRaw(record));
   guardExitCode(run);
 
   // Where it acts: every target the run resolves, once, before it is used.

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
+import { $ } from '../engine/shell';
 import { pgBin } from '../stores/postgres/binaries';
 import { timescaleSettings } from '../stores/postgres/timescale';
 import { isOurProcess } from './process';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
+import { $ } from '../engine/shell';
 import { isOurProcess, waitFor } from './process';
 import type { ServiceUser } from './service-user';
 

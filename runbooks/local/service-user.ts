@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import os from 'node:os';
-import { $ } from 'zx';
+import { $ } from '../engine/shell';
 import { ConfigError } from '../engine/errors';
 
 /**

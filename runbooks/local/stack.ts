@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { $ } from 'zx';
+import { $ } from '../engine/shell';
 import { ConfigError, UsageError, VerificationError } from '../engine/errors';
 import { localDir, localEnvFile, stateRoot } from '../engine/paths';
 import type { Run } from '../engine/run';

@@ -2,11 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { $ } from 'zx';
+import { $ } from '../../runbooks/engine/shell';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli, type RunbookSpec } from '../../runbooks/engine/cli';
 import { ConfigError, LockHeldError, RefusedError, TargetMissedError, UsageError, VerificationError } from '../../runbooks/engine/errors';
 import { acquireFileLock } from '../../runbooks/engine/lock';
+import { runTool } from '../../runbooks/engine/tool';
 
 const SECRET = 'Sup3r-Secret-Value';
 let home: string;
@@ -126,6 +127,7 @@ describe('runbook engine', () => {
       async main({ run }) {
         await run.step('shell', async () => {
           await $`echo ${SECRET} ${url}`;
+          await runTool('echo', ['tool', SECRET, url]);
         });
         run.warn(`token is ${process.env.TV_TEST_TOKEN}`);
         return { figures: { url, echoed: SECRET } };
@@ -137,6 +139,8 @@ describe('runbook engine', () => {
         const { code, out, err, audit } = await invoke(spec, argv, { API_TOKEN: SECRET, TV_TEST_TOKEN: 'tok-A1B2C3D4' });
         expect(code).toBe(0);
         expect(audit).toContain('"event":"cmd"');
+        // Both ways of running a command (zx, and runTool without zx) are in the audit log, masked.
+        expect(audit).toMatch(/"event":"cmd","cmd":"echo tool \*\*\*\*/);
         for (const text of [out, err, audit]) {
           expect(text).not.toContain(SECRET);
           expect(text).not.toContain('tok-A1B2C3D4');

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import { $ } from 'zx';
+import { $ } from '../../runbooks/engine/shell';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../runbooks/engine/errors';
 import { Masker } from '../../runbooks/engine/mask';

@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
+import { runTool } from '../../engine/tool';
 import { libpqConnection, pgBin } from '../../stores/postgres/binaries';
 import type { TocEntry } from './toc';
 
@@ -10,7 +10,7 @@ export async function schemaDump(sourceUrl: string, dir: string, name: string, t
   const { conninfo, env } = libpqConnection(sourceUrl);
   const file = path.join(dir, `${name}.dump`);
   const selectors = tables.flatMap((t) => ['--table', t]);
-  await $({ env: { ...process.env, ...env } })`${pgBin('pg_dump')} --format=custom --schema-only --no-password ${selectors} --file=${file} --dbname=${conninfo}`;
+  await runTool(pgBin('pg_dump'), ['--format=custom', '--schema-only', '--no-password', ...selectors, `--file=${file}`, `--dbname=${conninfo}`], { env: { ...process.env, ...env } });
   return file;
 }
 
@@ -19,7 +19,7 @@ export async function restoreScript(file: string, entries: TocEntry[], section?:
   if (entries.length === 0) return '';
   const list = `${file}.${crypto.randomUUID()}.list`;
   fs.writeFileSync(list, entries.map((e) => e.line).join('\n') + '\n');
-  const out = await $`${pgBin('pg_restore')} --no-owner --no-privileges --use-list=${list} ${section ? [`--section=${section}`] : []} --file=- ${file}`;
+  const out = await runTool(pgBin('pg_restore'), ['--no-owner', '--no-privileges', `--use-list=${list}`, ...(section ? [`--section=${section}`] : []), '--file=-', file]);
   return executable(out.stdout);
 }
 

@@ -116,24 +116,25 @@ export async function planFaithfulSchema(src: pg.ClientBase, tgt: pg.ClientBase,
     const own = await schemaDump(sourceUrl, dir, 'table', parts.map((m) => m.sql));
     const entries = await tocEntries(own);
     const carried: TocEntry[] = [];
-    const optional: OptionalItem[] = [];
+    const optional: { kind: OptionalItem['kind']; name: string; entry: TocEntry }[] = [];
     for (const entry of entries) {
       if (OPTIONAL[entry.desc]) {
         const verdict = await optionalBlocker(src, tgt, entry, memberOids);
         if (verdict.reason) notCarried.push({ kind: OPTIONAL[entry.desc]!, name: verdict.name, reason: verdict.reason });
-        else optional.push({ kind: OPTIONAL[entry.desc]!, name: verdict.name, sql: await restoreScript(own, [entry]), state: 'pending' });
+        else optional.push({ kind: OPTIONAL[entry.desc]!, name: verdict.name, entry });
       } else if (CARRIED.has(entry.desc)) carried.push(entry);
       else notCarried.push({ kind: entry.desc.toLowerCase(), name: entry.tag, reason: 'not part of what copy-table carries' });
     }
-    pre.push(await restoreScript(own, carried, 'pre-data'));
-    const postData = await restoreScript(own, carried, 'post-data');
+    // pg_restore turns each part into SQL; the runs are independent, so they run side by side.
+    const [preData, postData, ...optionalSql] = await Promise.all([restoreScript(own, carried, 'pre-data'), restoreScript(own, carried, 'post-data'), ...optional.map((o) => restoreScript(own, [o.entry]))]);
+    pre.push(preData!);
     created.push({ kind: 'table', sql: parts[0]!.sql });
     const owned = await src.query<{ sql: string }>(
       "SELECT DISTINCT format('%I.%I', n.nspname, s.relname) AS sql FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace n ON n.oid = s.relnamespace WHERE d.classid = 'pg_class'::regclass AND d.refobjid = ANY($1::oid[]) AND d.deptype IN ('a', 'i') ORDER BY 1",
       [memberOids],
     );
     sequences.push(...owned.rows.map((r) => r.sql));
-    return { preData: pre.join('\n'), postData, optional, notCarried, created, sequences, members: parts.map((m) => m.sql) };
+    return { preData: pre.join('\n'), postData: postData!, optional: optional.map((o, i) => ({ kind: o.kind, name: o.name, sql: optionalSql[i]!, state: 'pending' as const })), notCarried, created, sequences, members: parts.map((m) => m.sql) };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

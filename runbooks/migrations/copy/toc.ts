@@ -1,4 +1,4 @@
-import { $ } from 'zx';
+import { runTool } from '../../engine/tool';
 import { pgBin } from '../../stores/postgres/binaries';
 
 /** One line of `pg_restore --list`: "dumpId; tableoid oid DESC namespace tag owner". */
@@ -29,5 +29,5 @@ export function parseToc(listing: string): TocEntry[] {
 }
 
 export async function tocEntries(dumpFile: string): Promise<TocEntry[]> {
-  return parseToc((await $`${pgBin('pg_restore')} --list ${dumpFile}`).stdout);
+  return parseToc((await runTool(pgBin('pg_restore'), ['--list', dumpFile])).stdout);
 }

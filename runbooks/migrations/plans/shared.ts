@@ -5,7 +5,6 @@ import { openVault } from '../../env/open-vault';
 import { parseLocation, readLocation, writeLocation } from '../../env/sources';
 import { openVersion } from '../../env/vault';
 import { openRepository, repositoryEnv, type Repository } from '../../repository/repository';
-import { logicalBackup } from '../../stores/postgres/logical-backup';
 import type { Phase, PhaseContext } from '../plan';
 
 /** The backup repository (BACKUP_REPO) and the namespace backups go under (TICKVAULT_ENV). */
@@ -39,6 +38,8 @@ export function backupOf(which: 'source' | 'target'): Phase<unknown> {
     idempotent: true,
     async run(ctx) {
       const { repo, env } = backupRepository(ctx);
+      // Loaded here: it brings zx, which every other migration run starts without.
+      const { logicalBackup } = await import('../../stores/postgres/logical-backup');
       const manifest = await logicalBackup(ctx.run, { databaseUrl: which === 'source' ? ctx.settings.sourceUrl : ctx.settings.targetUrl, repo, env, jobs: ctx.settings.jobs });
       return { backupId: manifest?.id ?? null, ...(await envSnapshot(ctx)) };
     },

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { $ } from 'zx';
+import { $ } from '../../engine/shell';
 import { projectRoot } from '../../engine/paths';
 
 export interface Invocation {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import pg from 'pg';
-import { $ } from 'zx';
+import { $ } from '../../engine/shell';
 import { waitFor } from '../../local/process';
 import { withClient } from '../../stores/postgres/connect';
 import { databaseFingerprint, fingerprintTable, type TableFingerprint } from '../../stores/postgres/fingerprint';

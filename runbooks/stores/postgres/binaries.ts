@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
 import { ConfigError } from '../../engine/errors';
+import { runTool } from '../../engine/tool';
 
 let binDirCache: string | undefined;
 
@@ -29,8 +29,8 @@ export function pgBinDir(): string {
 export const pgBin = (name: string): string => path.join(pgBinDir(), name);
 
 export async function toolVersion(binary: string): Promise<string> {
-  const out = await $`${binary} --version`.nothrow();
-  return out.stdout.trim().split('\n')[0] ?? 'unknown';
+  const out = await runTool(binary, ['--version']).catch(() => ({ stdout: '' }));
+  return out.stdout.trim().split('\n')[0] || 'unknown';
 }
 
 /**

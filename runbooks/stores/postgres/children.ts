@@ -1,4 +1,4 @@
-import type { ProcessPromise } from 'zx';
+import type { ProcessPromise } from '../../engine/shell';
 import type { Run } from '../../engine/run';
 
 /**

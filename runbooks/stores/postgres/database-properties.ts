@@ -1,4 +1,4 @@
-import { $ } from 'zx';
+import { $ } from '../../engine/shell';
 import { pgBin } from './binaries';
 import { quoteIdent } from './sql';
 

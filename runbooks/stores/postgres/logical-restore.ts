@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
+import { $ } from '../../engine/shell';
 import { ConfigError, VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
 import type { Run, StepContext } from '../../engine/run';

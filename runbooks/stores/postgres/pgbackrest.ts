@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { $, type ProcessOutput } from 'zx';
+import { $, type ProcessOutput } from '../../engine/shell';
 import { ConfigError, VerificationError } from '../../engine/errors';
 
 /** A pgBackRest stanza as tickvault drives it (config file + stanza name). */

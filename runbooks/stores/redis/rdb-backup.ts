@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Redis } from 'ioredis';
-import { $ } from 'zx';
+import { $ } from '../../engine/shell';
 import { ConfigError, VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
 import { formatBytes } from '../../engine/format';

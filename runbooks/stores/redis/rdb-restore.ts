@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { $ } from 'zx';
+import { $ } from '../../engine/shell';
 import { ConfigError, VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
 import type { Run } from '../../engine/run';
