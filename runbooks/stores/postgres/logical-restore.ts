@@ -14,6 +14,8 @@ import { fingerprintParallel, largeObjectsFingerprint, listTables, sequenceState
 import { serverInfo } from './server-info';
 import { tableLabel } from './sql';
 import { stopWithRun } from './children';
+import { bigTableData, listingWithout, splitLoad } from './split-load';
+import { runTool } from '../../engine/tool';
 import { RESTORE_ENTRY_DONE, TocProgress, tocEntryCount, withVerbose } from './toc-progress';
 import { readDatabaseProperties } from './database-properties';
 import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
@@ -163,12 +165,29 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
 
   const { conninfo, env } = libpqConnection(restoreUrl);
   const commands = logicalRestoreCommands(manifest, { dumpDir, conninfo, jobs: opts.jobs, timescaleUpdate: Boolean(timescale.updateTo) });
+  const pgRestore = async (argv: string[], progress?: TocProgress) => {
+    // Bulk-load settings for the restore sessions only; the result is verified afterwards.
+    const child = stopWithRun(run, $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${progress ? withVerbose(argv) : argv}`);
+    await (progress ? progress.watch(child, RESTORE_ENTRY_DONE) : child);
+  };
+  const splitLoads: { entry: string; rows: number; pieces: number }[] = [];
   const execute = async (command: RestoreCommand, progress?: TocProgress) => {
     if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
-    // Bulk-load settings for the restore sessions only; the result is verified afterwards.
+    else if (command.section !== 'data') await pgRestore(command.argv, progress);
     else {
-      const child = stopWithRun(run, $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${progress ? withVerbose(command.argv) : command.argv}`);
-      await (progress ? progress.watch(child, RESTORE_ENTRY_DONE) : child);
+      // Big tables load on every session at once (split-load.ts); pg_restore -j loads the rest.
+      const listing = (await runTool(pgBin('pg_restore'), ['--list', dumpDir])).stdout;
+      const big = bigTableData(dumpDir, listing);
+      if (!big.length) return pgRestore(command.argv, progress);
+      fs.mkdirSync(staging, { recursive: true });
+      const rest = path.join(staging, 'data.list');
+      fs.writeFileSync(rest, listingWithout(listing, big));
+      await pgRestore([...command.argv.slice(0, -1), `--use-list=${rest}`, command.argv.at(-1)!], progress);
+      for (const entry of big) {
+        const loaded = await splitLoad(run, { dumpDir, entry, url: restoreUrl, sessions: opts.jobs, listFile: path.join(staging, `data-${entry.dumpId}.list`) });
+        splitLoads.push({ entry: entry.line.replace(/^\d+; \d+ \d+ TABLE DATA /, ''), ...loaded });
+        progress?.add(1);
+      }
     }
   };
   /** Progress in TOC entries over the pg_restore runs among `some`. */
@@ -185,6 +204,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     await withProgress(step, first, async (progress) => {
       for (const command of first) await execute(command, progress);
     });
+    if (splitLoads.length) step.record({ splitLoads });
   }, { detail: `${commands.length} commands` });
 
   // Between pre_restore and post_restore the database is in TimescaleDB's

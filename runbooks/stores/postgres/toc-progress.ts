@@ -59,6 +59,12 @@ export class TocProgress {
     return child;
   }
 
+  /** Entries finished outside a watched tool (a table loaded in pieces). */
+  add(entries: number): void {
+    this.done = Math.min(this.done + entries, this.total);
+    this.report(this.done, this.total);
+  }
+
   /** The tools exited 0: every expected entry is done. */
   finish(): void {
     this.done = this.total;
