@@ -71,7 +71,7 @@ describe.skipIf(!ready)('TimescaleDB logical backup and restore (Timescale proce
     const restore = await runRunbook('restore', ['postgres', '--backup', backupId, '--target-url', target.toString(), '--json', '--incident-time', incident], { env });
     expect(restore.code, restore.stdout.slice(-2000)).toBe(0);
     const steps = (restore.summary!.steps as { step: string; status: string }[]).map((s) => s.step);
-    expect(steps).toContain('pg_restore (TimescaleDB order)');
+    expect(steps).toContain('pg_restore schema and data (TimescaleDB restoring mode)');
     expect(steps).toContain('verify hypertables, compressed chunks, continuous aggregates and jobs');
     const [before, after] = await Promise.all([timescaleFacts(source), timescaleFacts(target.toString())]);
     expect(after).toEqual(before);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../runbooks/repository/manifest';
 import { logicalRestoreCommands } from '../../runbooks/stores/postgres/logical-restore';
+import { TIMESCALE_CATALOG_DATA } from '../../runbooks/stores/postgres/timescale';
 import { measureObjectives, objectivesFor } from '../../runbooks/recovery/objectives';
 import { snapshotCompatible } from '../../runbooks/stores/qdrant/client';
 
@@ -14,15 +15,25 @@ describe('logical restore commands', () => {
     for (const c of commands) expect(c).toMatchObject({ kind: 'exec', argv: expect.arrayContaining(['--jobs=2', '--exit-on-error', '/tmp/dump']) });
   });
 
-  it("TimescaleDB: extension, pre_restore, serial pg_restore, post_restore, in Timescale's order", () => {
+  it("TimescaleDB: extension, pre_restore, pg_restore (catalog and post-data serial, data parallel), post_restore, in Timescale's order", () => {
     const commands = logicalRestoreCommands(manifest({ timescaledb: '2.17.2' }), opts);
-    expect(commands.map((c) => (c.kind === 'sql' ? c.sql : c.argv.find((a) => a.startsWith('--jobs'))))).toEqual([
+    expect(commands.map((c) => (c.kind === 'sql' ? c.sql : `${c.section} ${c.argv.find((a) => a.startsWith('--jobs'))}`))).toEqual([
       "CREATE EXTENSION IF NOT EXISTS timescaledb VERSION '2.17.2'",
       'SELECT timescaledb_pre_restore()',
-      '--jobs=1',
+      'pre-data --jobs=1',
+      'data --jobs=2',
+      'post-data --jobs=1',
       'SELECT timescaledb_post_restore()',
     ]);
   });
+});
+
+describe('TimescaleDB data: its catalog serially first, chunks in parallel', () => {
+  // Lines of `pg_restore --list` of a TimescaleDB 2.28 dump (compressed chunk, continuous aggregate).
+  const serial = ['3708; 0 28763 TABLE DATA _timescaledb_catalog hypertable me', '3712; 0 28812 TABLE DATA _timescaledb_catalog chunk me', '3719; 0 28873 TABLE DATA _timescaledb_catalog bgw_job me', '4015; 0 0 SEQUENCE SET _timescaledb_catalog chunk_id_seq me', '4020; 0 0 TABLE DATA _timescaledb_config bgw_job me'];
+  const parallel = ['3999; 0 29440 TABLE DATA _timescaledb_internal _hyper_1_1_chunk me', '4005; 0 29468 TABLE DATA _timescaledb_internal compress_hyper_2_6_chunk me', '3998; 0 29436 TABLE DATA public t me', '4100; 0 1 TABLE DATA public _timescaledb_catalog me', '214; 1259 25883 TABLE _timescaledb_catalog chunk me'];
+  it.each(serial)('serial: %s', (line) => expect(TIMESCALE_CATALOG_DATA.test(line)).toBe(true));
+  it.each(parallel)('not in the catalog pass: %s', (line) => expect(TIMESCALE_CATALOG_DATA.test(line)).toBe(false));
 });
 
 describe('RTO/RPO objectives', () => {

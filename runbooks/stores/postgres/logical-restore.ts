@@ -19,7 +19,7 @@ import { runTool } from '../../engine/tool';
 import { RESTORE_ENTRY_DONE, TocProgress, tocEntryCount, withVerbose } from './toc-progress';
 import { readDatabaseProperties } from './database-properties';
 import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
-import { checkTimescaleVersion, describeInventory, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
+import { checkTimescaleVersion, describeInventory, TIMESCALE_CATALOG_DATA, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
 
 /** One command of a restore: SQL in the target, or a tool invocation. */
 export type RestoreCommand = { kind: 'sql'; sql: string; afterVerify?: boolean } | { kind: 'exec'; argv: string[]; section?: 'pre-data' | 'data' | 'post-data' };
@@ -28,8 +28,10 @@ export type RestoreCommand = { kind: 'sql'; sql: string; afterVerify?: boolean }
  * The commands a logical restore issues, in order. Plain PostgreSQL: three
  * parallel pg_restore sections, so verification of the data can run while
  * post-data (indexes, constraints) builds. With TimescaleDB in the backup,
- * Timescale's procedure: extension first, pre_restore, one serial
- * pg_restore (no parallel catalog restore, timescaledb#698), post_restore.
+ * Timescale's procedure: extension first, pre_restore, pg_restore,
+ * post_restore; the catalog (pre-data) and post-data serially (no parallel
+ * catalog restore, timescaledb#698), the data (chunks are tables of their
+ * own) in parallel.
  */
 export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: string; conninfo: string; jobs: number; timescaleUpdate?: boolean }): RestoreCommand[] {
   const timescale = manifest.server.extensions.timescaledb;
@@ -42,7 +44,9 @@ export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: stri
   return [
     { kind: 'sql', sql: `CREATE EXTENSION IF NOT EXISTS timescaledb VERSION '${timescale.replace(/'/g, "''")}'` },
     { kind: 'sql', sql: 'SELECT timescaledb_pre_restore()' },
-    pgRestore(1),
+    pgRestore(1, 'pre-data'),
+    pgRestore(opts.jobs, 'data'),
+    pgRestore(1, 'post-data'),
     // Verified before post_restore: once the scheduler runs again, policies
     // (compression, aggregate refresh) may legitimately change what was restored.
     { kind: 'sql', sql: 'SELECT timescaledb_post_restore()', afterVerify: true },
@@ -175,14 +179,20 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
     else if (command.section !== 'data') await pgRestore(command.argv, progress);
     else {
-      // Big tables load on every session at once (split-load.ts); pg_restore -j loads the rest.
+      // TimescaleDB's catalog first and serially (its tables reference each other); then big
+      // tables on every session at once (split-load.ts), and pg_restore -j for the rest.
       const listing = (await runTool(pgBin('pg_restore'), ['--list', dumpDir])).stdout;
-      const big = bigTableData(dumpDir, listing);
-      if (!big.length) return pgRestore(command.argv, progress);
+      const catalog = timescale.createVersion ? listing.split('\n').filter((line) => TIMESCALE_CATALOG_DATA.test(line)) : [];
+      const big = bigTableData(dumpDir, listing).filter((e) => !catalog.includes(e.line));
+      if (!catalog.length && !big.length) return pgRestore(command.argv, progress);
       fs.mkdirSync(staging, { recursive: true });
-      const rest = path.join(staging, 'data.list');
-      fs.writeFileSync(rest, listingWithout(listing, big));
-      await pgRestore([...command.argv.slice(0, -1), `--use-list=${rest}`, command.argv.at(-1)!], progress);
+      const withList = (name: string, text: string, jobs?: number) => {
+        fs.writeFileSync(path.join(staging, name), text);
+        const argv = command.argv.map((a) => (jobs && a.startsWith('--jobs=') ? `--jobs=${jobs}` : a));
+        return [...argv.slice(0, -1), `--use-list=${path.join(staging, name)}`, argv.at(-1)!];
+      };
+      if (catalog.length) await pgRestore(withList('catalog.list', `${catalog.join('\n')}\n`, 1), progress);
+      await pgRestore(withList('data.list', listingWithout(listing, [...catalog, ...big.map((e) => e.line)])), progress);
       for (const entry of big) {
         const loaded = await splitLoad(run, { dumpDir, entry, url: restoreUrl, sessions: opts.jobs, listFile: path.join(staging, `data-${entry.dumpId}.list`) });
         splitLoads.push({ entry: entry.line.replace(/^\d+; \d+ \d+ TABLE DATA /, ''), ...loaded });
@@ -199,7 +209,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   };
   const postData = commands.find((c) => c.kind === 'exec' && c.section === 'post-data');
   const resume = commands.filter((c) => c.kind === 'sql' && c.afterVerify);
-  await run.step(postData ? 'pg_restore schema and data' : 'pg_restore (TimescaleDB order)', async (step) => {
+  await run.step(timescale.createVersion ? 'pg_restore schema and data (TimescaleDB restoring mode)' : 'pg_restore schema and data', async (step) => {
     const first = commands.filter((command) => command !== postData && !resume.includes(command));
     await withProgress(step, first, async (progress) => {
       for (const command of first) await execute(command, progress);

@@ -46,11 +46,11 @@ export function bigTableData(dumpDir: string, listing: string, minBytes = SPLIT_
   return out;
 }
 
-/** The listing with these entries commented out, for the pg_restore that loads everything else. */
-export const listingWithout = (listing: string, entries: DataEntry[]): string =>
+/** The listing with these entry lines commented out, for the pg_restore that loads everything else. */
+export const listingWithout = (listing: string, lines: string[]): string =>
   listing
     .split('\n')
-    .map((line) => (entries.some((e) => e.line === line) ? `;${line}` : line))
+    .map((line) => (lines.includes(line) ? `;${line}` : line))
     .join('\n');
 
 const END_OF_DATA = Buffer.from('\\.\n');

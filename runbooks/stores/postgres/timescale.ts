@@ -207,3 +207,6 @@ export async function checkTimescaleVersion(client: pg.ClientBase, expected: str
   const got = await installedTimescaleVersion(client);
   if (got !== expected) throw new VerificationError(`TimescaleDB is ${got ?? 'missing'} in the restored database after the update, expected ${expected}`);
 }
+
+/** `pg_restore --list` lines of TimescaleDB's own catalog data: restored first and serially (its tables reference each other). */
+export const TIMESCALE_CATALOG_DATA = /^\d+; \d+ \d+ (TABLE DATA|SEQUENCE SET) _timescaledb_(catalog|config|internal) (?!_hyper_|_materialized_hypertable_|compress_hyper_)/;
