@@ -5,7 +5,8 @@
  *   backup  = tickvault backup (dump + same-snapshot fingerprints + TOC check + upload + manifest)
  *             ÷ pg_dump -Fd -j2 (default compression) and ÷ pg_dump -Fd -j2 -Z1 (tickvault's compression)
  *   restore = tickvault restore (sha256 of every file + pg_restore + row counts and hashes of every table)
- *             ÷ pg_restore -j2 (TimescaleDB: its documented pre_restore, pg_restore, post_restore)
+ *             ÷ pg_restore -j2 of pg_dump -Z1's dump, made as tickvault's is (TimescaleDB: its documented
+ *               pre_restore, pg_restore, post_restore)
  * Shapes: bars, mixed, ticks (a TimescaleDB hypertable). Goal ≤ 1.15 each.
  *   npx tsx scripts/bench/backup-restore.ts [--rows 2000000] [--shape bars|mixed|ticks] [--repeat 3]
  */
@@ -59,7 +60,7 @@ for (let i = 0; i < repeat; i++) {
   samples.backup.push(ours.ms);
   const backupId = JSON.parse(ours.value.stdout.trim().split('\n').at(-1)!).id as string;
 
-  samples.rawRestore.push(await rawRestore(path.join(work, 'raw')));
+  samples.rawRestore.push(await rawRestore(path.join(work, 'raw-z1')));
   await sql(admin, 'DROP DATABASE IF EXISTS bench_restore WITH (FORCE)');
   samples.restore.push((await timed(() => cli('restore', ['postgres', '--backup', backupId, '--target-url', withDb(stack.DATABASE_URL!, 'bench_restore'), '--incident-time', '2025-01-02T00:00:00Z', '--scenario', 'deletion']))).ms);
 }

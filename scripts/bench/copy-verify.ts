@@ -2,7 +2,8 @@
  * Copy + verify of one table between two local clusters, against the raw
  * tools in the same run, alternating raw and tickvault `--repeat` times
  * (min and median of the pairwise ratios: the machine is shared and noisy):
- *   raw pipe  = COPY … TO STDOUT (binary) | COPY … FROM STDIN into a table with its primary key
+ *   raw pipe  = COPY … TO STDOUT (binary) | COPY … FROM STDIN into a table with its primary key,
+ *               then its secondary indexes (timed with the pipe)
  *   pgcopydb  = pgcopydb clone --table-jobs 2 --index-jobs 2 (once)
  *   tickvault = migrate copy-table, backfill then verify phases (the built CLI)
  * Shapes: bars (the seeds' data_bars), mixed (uuid key, char, numeric,
@@ -58,6 +59,8 @@ try {
   const ddl = (await sql(source, `SELECT 'CREATE TABLE ${table} (' || string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod), ', ' ORDER BY attnum)
       || ', ' || (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '${table}'::regclass AND contype = 'p') || ')' AS ddl
     FROM pg_attribute WHERE attrelid = '${table}'::regclass AND attnum > 0 AND NOT attisdropped`)).rows[0].ddl as string;
+  // Secondary indexes (mixed has one) are built after the pipe, inside its time, as pg_restore would.
+  const indexes = (await sql(source, `SELECT pg_get_indexdef(indexrelid) AS ddl FROM pg_index WHERE indrelid = '${table}'::regclass AND NOT indisprimary`)).rows.map((r) => r.ddl as string);
   const s = libpqConnection(source);
   const rawPipe = async () => {
     const rawDb = await recreateDb(target, 'raw');
@@ -72,9 +75,10 @@ try {
     const psql = pgBin('psql');
     const into = `COPY ${table} FROM STDIN (FORMAT binary)`;
     const ms = (await timed(() => $({ env: { ...process.env, SRC_PW: s.env.PGPASSWORD ?? '', TGT_PW: t.env.PGPASSWORD ?? '' } })`sh -c ${'PGPASSWORD="$SRC_PW" "$0" "$1" -qc "$2" | PGPASSWORD="$TGT_PW" "$0" "$3" -qc "$4"'} ${psql} ${s.conninfo} ${out} ${t.conninfo} ${into}`)).ms;
+    const indexMs = (await timed(async () => { for (const statement of indexes) await sql(rawDb, statement); })).ms;
     const copied = Number((await sql(rawDb, `SELECT count(*) AS n FROM ${table}`)).rows[0].n);
     if (copied !== rows) throw new Error(`the raw pipe copied ${copied} rows, not ${rows}`);
-    return ms;
+    return ms + indexMs;
   };
 
   let pgcopydb: { ms: number; exit: number | null } | undefined;
@@ -129,7 +133,7 @@ try {
     copyPeakRssMb: Math.max(...samples.rss),
     samplesMs: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, v.map(Math.round)])),
     loadAverage: os.loadavg().map((l) => Number(l.toFixed(1))),
-    note: 'ratios are min/median of alternating raw/tickvault pairs; tickvault and pgcopydb times are whole CLI runs; raw pipe is two psql processes; rows/s counts both sides; peak RSS is the copy process\'s own (getrusage maxrss)',
+    note: 'ratios are min/median of alternating raw/tickvault pairs; tickvault and pgcopydb times are whole CLI runs; raw pipe is two psql processes; rows/s counts both sides; peak RSS is the copy process\'s own (VmHWM)',
   };
   console.log(`copy          ${(result.copyMs / 1000).toFixed(1)} s vs raw pipe ${(raw.median / 1000).toFixed(1)} s → ${result.copyRatio.median} (min ${result.copyRatio.min})${pgcopydb ? `; vs pgcopydb ${(pgcopydb.ms / 1000).toFixed(1)} s → ${result.copyVsPgcopydb}` : ''}`);
   console.log(`copy + verify ${(result.copyVerifyMs / 1000).toFixed(1)} s → ${result.copyVerifyRatio.median} × raw pipe (min ${result.copyVerifyRatio.min}; goal ≤ 1.3)`);
