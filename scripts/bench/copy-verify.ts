@@ -60,7 +60,8 @@ try {
       || ', ' || (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = '${table}'::regclass AND contype = 'p') || ')' AS ddl
     FROM pg_attribute WHERE attrelid = '${table}'::regclass AND attnum > 0 AND NOT attisdropped`)).rows[0].ddl as string;
   // Secondary indexes (mixed has one) are built after the pipe, inside its time, as pg_restore would.
-  const indexes = (await sql(source, `SELECT pg_get_indexdef(indexrelid) AS ddl FROM pg_index WHERE indrelid = '${table}'::regclass AND NOT indisprimary`)).rows.map((r) => r.ddl as string);
+  // A hypertable's come with HYPERTABLE_DDL.
+  const indexes: string[] = shape === 'ticks' ? [] : (await sql(source, `SELECT pg_get_indexdef(indexrelid) AS ddl FROM pg_index WHERE indrelid = '${table}'::regclass AND NOT indisprimary`)).rows.map((r) => r.ddl as string);
   const s = libpqConnection(source);
   const rawPipe = async () => {
     const rawDb = await recreateDb(target, 'raw');
