@@ -27,12 +27,12 @@ const quote = (arg: string): string => (/^[\w./=:@%+,-]+$/.test(arg) ? arg : `'$
  * runs: the migration CLI starts in less time. The command line and its end
  * go to the run's command log, as zx's do; passwords travel in the env only.
  */
-export function runTool(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}): Promise<ToolOutput> {
+export function runTool(file: string, args: string[], opts: { env?: NodeJS.ProcessEnv; encoding?: BufferEncoding } = {}): Promise<ToolOutput> {
   const id = crypto.randomUUID().slice(0, 8);
   const started = performance.now();
   logCommand({ event: 'cmd', cmd: [file, ...args].map(quote).join(' '), id });
   return new Promise((resolve, reject) => {
-    execFile(file, args, { env: opts.env ?? process.env, maxBuffer: 512 * 1024 * 1024, encoding: 'utf8' }, (error, stdout, stderr) => {
+    execFile(file, args, { env: opts.env ?? process.env, maxBuffer: 512 * 1024 * 1024, encoding: opts.encoding ?? 'utf8' }, (error, stdout, stderr) => {
       const exitCode = error ? (typeof error.code === 'number' ? error.code : null) : 0;
       logCommand({ event: 'cmd-end', id, exitCode, ms: Math.round(performance.now() - started) });
       if (stderr) logCommand({ event: 'stderr', id, data: stderr.slice(0, 4000) });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sourceKey } from '../../runbooks/repository/backup-source';
 import type { BackupEntry, Manifest } from '../../runbooks/repository/manifest';
 import { planPrune } from '../../runbooks/repository/retention';
-import { databasePropertyBlocks } from '../../runbooks/stores/postgres/database-properties';
+import { databaseCreation, databasePropertyBlocks } from '../../runbooks/stores/postgres/database-properties';
 import { parseTableName } from '../../runbooks/stores/postgres/sql';
 import { truncateBytes, withSuffix } from '../../runbooks/stores/postgres/target-database';
 import { columnValue, rowHash, type HashColumn } from '../../runbooks/verify/row-hash';
@@ -78,6 +78,16 @@ describe('database-level statements from pg_restore --create', () => {
       `COMMENT ON DATABASE "target db" IS 'it''s mine';`,
       `ALTER DATABASE "target db" SET search_path TO '$user', 'public';`,
     ]);
+  });
+});
+
+describe("the source database's encoding and locale, from the archive's CREATE DATABASE", () => {
+  it('keeps encoding and locale, drops the tablespace, and does not carry values that are not plain names', () => {
+    const script = (clause: string) => `SET client_encoding = 'LATIN1';\nCREATE DATABASE "odd WITH TEMPLATE = template0 name" WITH TEMPLATE = template0${clause};\nALTER DATABASE x OWNER TO me;\n`;
+    expect(databaseCreation(script(" ENCODING = 'LATIN1' LOCALE_PROVIDER = libc LOCALE = 'C' TABLESPACE = fast"))).toEqual({ encoding: 'LATIN1', options: ["ENCODING = 'LATIN1'", 'LOCALE_PROVIDER = libc', "LOCALE = 'C'"] });
+    expect(databaseCreation(script(" ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'en_US.UTF-8' ICU_LOCALE = 'en-US'"))!.options).toEqual(["ENCODING = 'UTF8'", 'LOCALE_PROVIDER = icu', "LOCALE = 'en_US.UTF-8'", "ICU_LOCALE = 'en-US'"]);
+    expect(databaseCreation(script(" ENCODING = 'UTF8' LOCALE = 'C''; DROP DATABASE y; --'"))).toEqual({ encoding: 'UTF8', options: ["ENCODING = 'UTF8'"] });
+    expect(databaseCreation('CREATE TABLE t ();\n')).toBeUndefined();
   });
 });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bigTableData, listingWithout, scriptPieces, type CopyHeader } from '../../runbooks/stores/postgres/split-load';
+import { bigTableData, listingWithout, NotSplittable, parseHeader, scriptPieces, type CopyHeader } from '../../runbooks/stores/postgres/split-load';
 
 /** pg_restore's script of one TABLE DATA entry, as PostgreSQL 15 prints it. */
 const HEAD = [
@@ -73,9 +73,49 @@ describe('a big table loads in pieces: the rows are cut only at line ends, up to
     await expect(split(HEAD + ROWS.slice(0, -1), [4096], 1 << 20)).rejects.toThrow(/cut short/);
   });
 
-  it('no COPY statement, or a psql meta-command the loader cannot run, fails', async () => {
+  it('no COPY statement, or a psql meta-command the loader cannot run: not splittable (left to pg_restore)', async () => {
+    await expect(split('SET x = 1;\n', [3], 10)).rejects.toThrow(NotSplittable);
     await expect(split('SET x = 1;\n', [3], 10)).rejects.toThrow(/no COPY statement/);
     await expect(split(HEAD.replace('SET statement_timeout = 0;', '\\connect other') + ROWS + TAIL, [64], 100)).rejects.toThrow(/meta-command/);
+  });
+});
+
+describe("the COPY statement is read whole, whatever the names and the dump's encoding", () => {
+  it('a table name with a newline and a column named like the statement end: the statement ends at the real FROM stdin;', async () => {
+    const copy = 'COPY public."two\nlines" (id, "x FROM stdin;\ny", "q""") FROM stdin';
+    const head = HEAD.replace(/^COPY .*$/m, `${copy};`);
+    for (const sizes of [[1], [7, 3], [65536]]) {
+      const { header, pieces } = await split(head + ROWS + TAIL, sizes, 100);
+      expect(header!.copy).toBe(copy);
+      expect(Buffer.concat(pieces).toString('utf8')).toBe(ROWS);
+    }
+    // Up to the FROM stdin; inside the quoted column name: not a whole statement yet.
+    expect(parseHeader(Buffer.from(head.slice(0, head.indexOf('stdin;\ny') + 7)))).toBeUndefined();
+  });
+
+  it('a LATIN1 dump: rows start at the right byte after a non-ASCII comment, and arrive byte for byte', async () => {
+    const head = HEAD.replace("'UTF8'", "'LATIN1'").replace('Owner: me', 'Owner: jos\u00e9');
+    const rows = Buffer.from('1\tcaf\u00e9\n2\t\u00fcber\n', 'latin1');
+    const script = Buffer.concat([Buffer.from(head, 'latin1'), rows, Buffer.from(TAIL)]);
+    let header: CopyHeader | undefined;
+    const pieces: Buffer[] = [];
+    for await (const piece of scriptPieces(chunks(script, [5]), 4, (h) => (header = h))) pieces.push(Buffer.from(piece));
+    expect(header!.settings).toContain("SET client_encoding = 'LATIN1';");
+    expect(Buffer.concat(pieces).equals(rows)).toBe(true);
+  });
+
+  it('a LATIN1 dump naming a table with non-ASCII characters: not splittable, before any row is given out', async () => {
+    const head = HEAD.replace("'UTF8'", "'LATIN1'").replace('"t x"', '"caf\u00e9"');
+    const script = Buffer.concat([Buffer.from(head, 'latin1'), Buffer.from(ROWS), Buffer.from(TAIL)]);
+    const given: Buffer[] = [];
+    await expect(
+      (async () => {
+        for await (const piece of scriptPieces(chunks(script, [64]), 10, () => undefined)) given.push(piece);
+      })(),
+    ).rejects.toThrow(/LATIN1 with non-ASCII/);
+    expect(given).toEqual([]);
+    // The same name in a UTF8 dump is fine.
+    expect(parseHeader(Buffer.from(HEAD.replace('"t x"', '"caf\u00e9"') + ROWS))!.header.copy).toContain('"caf\u00e9"');
   });
 });
 

@@ -1,4 +1,5 @@
 import { $ } from '../../engine/shell';
+import { runTool } from '../../engine/tool';
 import { pgBin } from './binaries';
 import { quoteIdent } from './sql';
 
@@ -52,4 +53,36 @@ export function databasePropertyBlocks(script: string, target: string): Property
 export async function readDatabaseProperties(dumpDir: string, target: string): Promise<PropertyBlock[]> {
   const out = await $`${pgBin('pg_restore')} --create --schema-only --file=- ${dumpDir}`.quiet();
   return databasePropertyBlocks(out.stdout, target);
+}
+
+/** How the source database was made: its encoding and locale, as CREATE DATABASE options. */
+export interface DatabaseCreation {
+  encoding: string;
+  /** e.g. ENCODING = 'LATIN1', LOCALE_PROVIDER = libc, LOCALE = 'C' */
+  options: string[];
+}
+
+// Encoding and locale only: a tablespace or OID belongs to the source server.
+const CREATION_OPTIONS = new Set(['ENCODING', 'LOCALE_PROVIDER', 'LOCALE', 'LC_COLLATE', 'LC_CTYPE', 'ICU_LOCALE', 'ICU_RULES', 'BUILTIN_LOCALE']);
+
+/** The options of the archive's CREATE DATABASE … WITH TEMPLATE = template0 …, rebuilt from known keys and plain values. */
+export function databaseCreation(script: string): DatabaseCreation | undefined {
+  const clause = /^CREATE DATABASE [\s\S]*? WITH TEMPLATE = template0((?: [A-Z_]+ = (?:'(?:[^'\n]|'')*'|\w+))*);$/m.exec(script)?.[1];
+  if (!clause) return undefined;
+  const options: string[] = [];
+  let encoding: string | undefined;
+  for (const [, key, value] of clause.matchAll(/([A-Z_]+) = ('(?:[^'\n]|'')*'|\w+)/g)) {
+    if (!CREATION_OPTIONS.has(key!)) continue;
+    const plain = value!.startsWith("'") ? value!.slice(1, -1).replace(/''/g, "'") : value!;
+    if (!/^[\w.@ -]*$/.test(plain)) continue; // locale names are plain words; anything else is not carried
+    if (key === 'ENCODING') encoding = plain;
+    options.push(`${key} = ${value!.startsWith("'") ? `'${plain}'` : plain}`);
+  }
+  return encoding ? { encoding, options } : undefined;
+}
+
+/** The source database's encoding and locale; pg_restore --create with an empty list prints only that entry. */
+export async function readDatabaseCreation(dumpDir: string): Promise<DatabaseCreation | undefined> {
+  const out = await runTool(pgBin('pg_restore'), ['--create', '--schema-only', '--use-list=/dev/null', '--file=-', dumpDir], { encoding: 'latin1' });
+  return databaseCreation(out.stdout);
 }

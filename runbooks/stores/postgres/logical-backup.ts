@@ -1,6 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import type pg from 'pg';
 import { $ } from '../../engine/shell';
+import { runTool } from '../../engine/tool';
 import { VerificationError } from '../../engine/errors';
 import { stateRoot } from '../../engine/paths';
 import { formatBytes } from '../../engine/format';
@@ -30,12 +32,26 @@ export interface LogicalBackupOptions {
  * unquoted ("TABLE DATA Odd Schema Order Items owner"), so callers look for
  * a known schema and name rather than split the line.
  */
+/**
+ * TABLE DATA lines of the dump's table of contents, one character per byte
+ * (latin1): pg_dump writes names in the database's encoding, which need not
+ * be UTF-8. Compare with `storedNames`.
+ */
 export async function tocDataLines(dumpDir: string): Promise<string[]> {
-  const list = await $`${pgBin('pg_restore')} --list ${dumpDir}`;
+  const list = await runTool(pgBin('pg_restore'), ['--list', dumpDir], { encoding: 'latin1' });
   return list.stdout.split('\n').filter((line) => / TABLE DATA /.test(line) && !line.startsWith(';'));
 }
 
-export const hasTableData = (lines: string[], table: TableName): boolean => lines.some((line) => line.includes(` TABLE DATA ${table.schema} ${table.name} `));
+/** Each name as the database stores it (its encoding's bytes, one character per byte), as the dump has it. */
+export async function storedNames(client: pg.ClientBase, names: string[]): Promise<Map<string, string>> {
+  const { rows } = await client.query<{ name: string; bytes: Buffer }>(`SELECT name, convert_to(name, current_setting('server_encoding')) AS bytes FROM unnest($1::text[]) AS name`, [names]);
+  return new Map(rows.map((r) => [r.name, r.bytes.toString('latin1')]));
+}
+
+export const hasTableData = (lines: string[], table: TableName, stored: Map<string, string>): boolean => {
+  const name = (n: string) => stored.get(n) ?? n;
+  return lines.some((line) => line.includes(` TABLE DATA ${name(table.schema)} ${name(table.name)} `));
+};
 
 /**
  * pg_dump directory format in parallel, from an exported snapshot; the
@@ -90,7 +106,8 @@ export async function logicalBackup(run: Run, opts: LogicalBackupOptions): Promi
   await run.step('check dump is readable (pg_restore --list)', async () => {
     // A partitioned table's rows are in its partitions' entries; it has none of its own.
     const lines = await tocDataLines(staging);
-    const missing = tables.filter((t) => !partitioned.has(tableLabel(t)) && !hasTableData(lines, t)).map(tableLabel);
+    const stored = await storedNames(holder, tables.flatMap((t) => [t.schema, t.name]));
+    const missing = tables.filter((t) => !partitioned.has(tableLabel(t)) && !hasTableData(lines, t, stored)).map(tableLabel);
     if (missing.length) throw new VerificationError(`the dump's table of contents lacks: ${missing.join(', ')}`);
   });
 

@@ -17,7 +17,7 @@ import { stopWithRun } from './children';
 import { bigTableData, listingWithout, splitLoad } from './split-load';
 import { runTool } from '../../engine/tool';
 import { RESTORE_ENTRY_DONE, TocProgress, tocEntryCount, withVerbose } from './toc-progress';
-import { readDatabaseProperties } from './database-properties';
+import { readDatabaseCreation, readDatabaseProperties } from './database-properties';
 import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
 import { checkTimescaleVersion, describeInventory, TIMESCALE_CATALOG_DATA, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
 
@@ -162,8 +162,9 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
 
   const prepared = await run.step('prepare target database', async (step) => {
     run.markChanged();
-    const result = await prepareTarget(restoreUrl, manifest.id, run.id);
+    const result = await prepareTarget(restoreUrl, manifest.id, run.id, await readDatabaseCreation(dumpDir));
     step.note(result.resumed ? 'recreated after an interrupted restore' : result.created ? 'created' : 'empty, ready');
+    if (result.localeNotCarried) run.warn(`not carried into the restored database: ${result.localeNotCarried}`);
     return result;
   });
 
@@ -174,7 +175,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     const child = stopWithRun(run, $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${progress ? withVerbose(argv) : argv}`);
     await (progress ? progress.watch(child, RESTORE_ENTRY_DONE) : child);
   };
-  const splitLoads: { entry: string; rows: number; pieces: number }[] = [];
+  const splitLoads: { entry: string; rows: number; pieces: number; notSplittable?: string }[] = [];
   const execute = async (command: RestoreCommand, progress?: TocProgress) => {
     if (command.kind === 'sql') await withClient(restoreUrl, (c) => c.query(command.sql));
     else if (command.section !== 'data') await pgRestore(command.argv, progress);
@@ -196,7 +197,8 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
       for (const entry of big) {
         const loaded = await splitLoad(run, { dumpDir, entry, url: restoreUrl, sessions: opts.jobs, listFile: path.join(staging, `data-${entry.dumpId}.list`) });
         splitLoads.push({ entry: entry.line.replace(/^\d+; \d+ \d+ TABLE DATA /, ''), ...loaded });
-        progress?.add(1);
+        if (loaded.notSplittable) await pgRestore(withList(`data-${entry.dumpId}-whole.list`, `${entry.line}\n`, 1), progress);
+        else progress?.add(1);
       }
     }
   };
@@ -231,6 +233,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   await run.step('database owner, ACL, settings and comment', async (step) => {
     const blocks = await readDatabaseProperties(dumpDir, databaseName(restoreUrl));
     const failed: string[] = [];
+    const localeNotCarried = prepared.localeNotCarried ? [prepared.localeNotCarried] : [];
     await withClient(withDatabase(restoreUrl, 'postgres'), async (admin) => {
       for (const block of blocks) {
         try {
@@ -245,7 +248,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     const views = await withClient(restoreUrl, (c) => c.query<{ n: string; populated: string }>('SELECT count(*)::text AS n, count(*) FILTER (WHERE ispopulated)::text AS populated FROM pg_matviews'));
     const mv = views.rows[0]!;
     step.record({ databaseProperties: blocks.length - failed.length, notCarried: failed, materializedViews: Number(mv.n), materializedViewsPopulated: Number(mv.populated) });
-    run.report({ materializedViews: { count: Number(mv.n), refreshed: Number(mv.populated) }, databasePropertiesNotCarried: failed });
+    run.report({ materializedViews: { count: Number(mv.n), refreshed: Number(mv.populated) }, databasePropertiesNotCarried: [...localeNotCarried, ...failed] });
     step.note(`${blocks.length - failed.length}/${blocks.length} applied; ${mv.n} materialized view(s), ${mv.populated} refreshed by pg_restore`);
   });
   const expectedTimescale = manifest.details.timescale as TimescaleInventory | undefined;

@@ -62,6 +62,40 @@ export interface CopyHeader {
   copy: string;
 }
 
+/** Raised before any row is loaded: this entry is left to plain pg_restore. */
+export class NotSplittable extends Error {}
+
+const COPY_END = ' FROM stdin;\n';
+/** Bytes of script read before deciding pg_restore printed no COPY statement. */
+const MAX_HEADER_BYTES = 1024 * 1024;
+
+/**
+ * The header and where the rows start, once `head` holds the whole COPY
+ * statement; undefined until then. The statement runs from the first line
+ * starting `COPY ` to the first ` FROM stdin;` line end outside a quoted
+ * identifier (names may hold newlines or that very text).
+ */
+export function parseHeader(head: Buffer): { header: CopyHeader; rowsAt: number } | undefined {
+  // latin1: one character per byte, so offsets are byte offsets in any encoding.
+  const text = head.toString('latin1');
+  const start = /^COPY /m.exec(text)?.index;
+  if (start === undefined) return undefined;
+  for (let end = text.indexOf(COPY_END, start); end >= 0; end = text.indexOf(COPY_END, end + 1)) {
+    const rowsAt = end + COPY_END.length;
+    if ((text.slice(start, rowsAt).match(/"/g)?.length ?? 0) % 2) continue; // inside a quoted name
+    const encoding = /^SET client_encoding = '([^']*)';$/m.exec(text.slice(0, start))?.[1] ?? 'UTF8';
+    const utf8 = encoding.toUpperCase().replace(/[-_]/g, '') === 'UTF8';
+    const decode = (from: number, to: number) => head.subarray(from, to).toString(utf8 ? 'utf8' : 'latin1');
+    const header = { settings: sqlLines(decode(0, start)), copy: decode(start, rowsAt).trim().replace(/;$/, '') };
+    // pg sends statements as UTF-8: a non-ASCII name in another encoding cannot be sent as the dump has it.
+    if (!utf8 && [...header.settings, header.copy].some((statement) => /[^\x00-\x7f]/.test(statement))) {
+      throw new NotSplittable(`its COPY names things in ${encoding} with non-ASCII characters`);
+    }
+    return { header, rowsAt };
+  }
+  return undefined;
+}
+
 /**
  * pg_restore's script of one TABLE DATA entry, split: the header (SETs and
  * the COPY … FROM stdin line), then the rows in pieces of about
@@ -85,21 +119,23 @@ export async function* scriptPieces(script: AsyncIterable<Buffer>, pieceBytes: n
     if (ended) continue; // what follows the rows (blank lines, \unrestrict): drained so pg_restore can exit
     if (!header) {
       head = Buffer.concat([head, chunk]);
-      const text = head.toString('utf8');
-      const at = /^COPY .* FROM stdin;\n/m.exec(text);
-      if (!at) {
-        if (head.length > 1024 * 1024) throw new Error("pg_restore printed no COPY statement for this table's data");
+      const parsed = parseHeader(head);
+      if (!parsed) {
+        if (head.length > MAX_HEADER_BYTES) throw new NotSplittable("pg_restore printed no COPY statement for this table's data");
         continue;
       }
-      header = { settings: sqlLines(text.slice(0, at.index)), copy: at[0].trim().replace(/;$/, '') };
+      header = parsed.header;
       onHeader(header);
-      const rest = head.subarray(Buffer.byteLength(text.slice(0, at.index + at[0].length)));
+      const rest = head.subarray(parsed.rowsAt);
       if (!rest.length) continue;
       parts = [rest];
       size = rest.length;
     } else {
       parts.push(chunk);
       size += chunk.length;
+      // No line end in this chunk: no new place to cut, no end-of-data line. Without this a
+      // row longer than a piece is joined and scanned again for every chunk (quadratic).
+      if (!chunk.includes(0x0a)) continue;
     }
     if (size < pieceBytes) continue;
     const buf = Buffer.concat(parts);
@@ -109,7 +145,7 @@ export async function* scriptPieces(script: AsyncIterable<Buffer>, pieceBytes: n
     parts = [rest];
     size = rest.length;
   }
-  if (!header) throw new Error("pg_restore printed no COPY statement for this table's data");
+  if (!header) throw new NotSplittable("pg_restore printed no COPY statement for this table's data");
   if (ended) return;
   const rows = rowsBeforeEnd(Buffer.concat(parts));
   if (!rows) throw new Error("the table's data ended without its end-of-data line (\\.): the dump is cut short");
@@ -137,12 +173,19 @@ function* cutAtLines(buf: Buffer, pieceBytes: number, final: boolean): Generator
 function sqlLines(text: string): string[] {
   const lines = text.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('--') && !/^\\(un)?restrict /.test(l));
   const meta = lines.find((l) => l.startsWith('\\'));
-  if (meta) throw new Error(`pg_restore printed a psql meta-command the loader cannot run: ${meta.slice(0, 80)}`);
+  if (meta) throw new NotSplittable(`pg_restore printed a psql meta-command the loader cannot run: ${meta.slice(0, 80)}`);
   return lines;
 }
 
-/** Load one big table's data on `sessions` sessions; resolves to the rows loaded. */
-export async function splitLoad(run: Run, opts: { dumpDir: string; entry: DataEntry; url: string; sessions: number; listFile: string; pieceBytes?: number }): Promise<{ rows: number; pieces: number }> {
+/**
+ * Load one big table's data on `sessions` sessions; resolves to the rows
+ * loaded, or to `notSplittable` (the reason) with nothing loaded when the
+ * script cannot be cut safely: the caller then restores the entry whole.
+ */
+export async function splitLoad(
+  run: Run,
+  opts: { dumpDir: string; entry: DataEntry; url: string; sessions: number; listFile: string; pieceBytes?: number },
+): Promise<{ rows: number; pieces: number; notSplittable?: string }> {
   fs.writeFileSync(opts.listFile, `${opts.entry.line}\n`);
   const argv = ['--data-only', `--use-list=${opts.listFile}`, '--file=-', opts.dumpDir];
   logCommand({ event: 'cmd', cmd: [pgBin('pg_restore'), ...argv].join(' '), id: `split-${opts.entry.dumpId}` });
@@ -183,19 +226,22 @@ export async function splitLoad(run: Run, opts: { dumpDir: string; entry: DataEn
       count++;
     }
   };
+  // On the first failure: cancel the other COPYs, stop pg_restore, and drop its unread output;
+  // a paused stream would never close, and the wait for the child with it.
+  const stop = (error: unknown) => {
+    failed ??= error;
+    for (const c of clients) cancelActiveQuery(c);
+    child.kill('SIGTERM');
+    child.stdout.destroy();
+  };
   try {
-    await Promise.all(
-      Array.from({ length: Math.max(1, opts.sessions) }, () =>
-        session().catch((error: unknown) => {
-          failed ??= error;
-          for (const c of clients) cancelActiveQuery(c);
-          child.kill('SIGTERM');
-        }),
-      ),
-    );
+    await Promise.all(Array.from({ length: Math.max(1, opts.sessions) }, () => session().catch(stop)));
     const code = await exited;
-    // pg_restore's own failure (exit 1, with its message) explains a missing or cut-short script best.
-    if (code !== 0 && code !== null) throw new Error(`pg_restore (data of entry ${opts.entry.dumpId}) failed (exit ${code}): ${stderr.trim() || 'no output'}`);
+    if (failed instanceof NotSplittable) return { rows: 0, pieces: 0, notSplittable: failed.message };
+    // The server's error names the bad row; otherwise pg_restore's own (exit 1, with its
+    // message) explains a missing or cut-short script best.
+    const fromServer = typeof (failed as { code?: unknown } | undefined)?.code === 'string';
+    if (!fromServer && code !== 0 && (code !== null || !failed)) throw new Error(`pg_restore (data of entry ${opts.entry.dumpId}) failed (exit ${code ?? child.signalCode}): ${stderr.trim() || 'no output'}`);
     if (failed) throw failed;
     logCommand({ event: 'cmd-end', id: `split-${opts.entry.dumpId}`, exitCode: code, rows, pieces: count });
     return { rows, pieces: count };

@@ -3,6 +3,7 @@ import type pg from 'pg';
 import { RefusedError } from '../../engine/errors';
 import { databaseName, withDatabase } from './binaries';
 import { connect, withClient } from './connect';
+import type { DatabaseCreation } from './database-properties';
 import { quoteIdent } from './sql';
 
 // A database-level setting marks a restore in progress: "<run>:<created|adopted>:<backup>".
@@ -35,13 +36,30 @@ async function readMarker(admin: pg.ClientBase, name: string): Promise<Marker | 
 const writeMarker = (admin: pg.ClientBase, name: string, marker: Marker): Promise<unknown> =>
   admin.query(`ALTER DATABASE ${quoteIdent(name)} SET ${MARKER} = ${quoteLiteral(`${marker.run}:${marker.created ? 'created' : 'adopted'}:${marker.backup}`)}`);
 
-async function createOwn(admin: pg.ClientBase, name: string, marker: Marker, dropFirst: boolean): Promise<void> {
+/**
+ * Create the target with the source's encoding and locale, as pg_restore
+ * --create would: text hashes by its bytes, so another encoding would not
+ * verify. A locale this server lacks falls back to the encoding alone, then
+ * to LOCALE 'C'; the result says what was not carried.
+ */
+async function createOwn(admin: pg.ClientBase, name: string, marker: Marker, dropFirst: boolean, creation?: DatabaseCreation): Promise<string | undefined> {
   if (dropFirst) {
     await admin.query(`ALTER DATABASE ${quoteIdent(name)} WITH ALLOW_CONNECTIONS true`);
     await admin.query(`DROP DATABASE ${quoteIdent(name)} WITH (FORCE)`);
   }
-  await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
-  await writeMarker(admin, name, marker);
+  const encoding = creation?.options.filter((o) => o.startsWith('ENCODING ')) ?? [];
+  const attempts = creation ? [creation.options, encoding, [...encoding, "LOCALE = 'C'"]] : [[]];
+  let first: unknown;
+  for (const options of attempts) {
+    try {
+      await admin.query(`CREATE DATABASE ${quoteIdent(name)}${options.length ? ` WITH TEMPLATE = template0 ${options.join(' ')}` : ''}`);
+      await writeMarker(admin, name, marker);
+      return options === attempts[0] ? undefined : `locale (${creation!.options.join(' ')}): ${(first as Error).message}; created with ${options.join(' ')}`;
+    } catch (error) {
+      first ??= error;
+    }
+  }
+  throw first;
 }
 
 /**
@@ -70,6 +88,8 @@ export interface PreparedTarget {
   database: string;
   created: boolean;
   resumed: boolean;
+  /** The source's locale, when this server could not give the target that locale. */
+  localeNotCarried?: string;
 }
 
 /**
@@ -78,17 +98,17 @@ export interface PreparedTarget {
  * any user object, or that an interrupted restore adopted (it existed
  * before: tickvault never drops a database it did not create).
  */
-export async function prepareTarget(targetUrl: string, backupId: string, runId: string): Promise<PreparedTarget> {
+export async function prepareTarget(targetUrl: string, backupId: string, runId: string, creation?: DatabaseCreation): Promise<PreparedTarget> {
   const database = databaseName(targetUrl);
   return withClient(maintenanceUrl(targetUrl), async (admin) => {
     const marker = await readMarker(admin, database);
     if (marker === undefined) {
-      await createOwn(admin, database, { run: runId, created: true, backup: backupId }, false);
-      return { url: targetUrl, database, created: true, resumed: false };
+      const localeNotCarried = await createOwn(admin, database, { run: runId, created: true, backup: backupId }, false, creation);
+      return { url: targetUrl, database, created: true, resumed: false, ...(localeNotCarried ? { localeNotCarried } : {}) };
     }
     if (marker?.created) {
-      await createOwn(admin, database, { run: runId, created: true, backup: backupId }, true);
-      return { url: targetUrl, database, created: true, resumed: true };
+      const localeNotCarried = await createOwn(admin, database, { run: runId, created: true, backup: backupId }, true, creation);
+      return { url: targetUrl, database, created: true, resumed: true, ...(localeNotCarried ? { localeNotCarried } : {}) };
     }
     if (marker) {
       throw new RefusedError(`the target database "${database}" holds an interrupted restore (run ${marker.run}) into a database that existed before; tickvault does not drop databases it did not create`, {
@@ -99,6 +119,12 @@ export async function prepareTarget(targetUrl: string, backupId: string, runId: 
     if (objects.length > 0) {
       throw new RefusedError(`the target database "${database}" is not empty (${objects.join(', ')}${objects.length === 5 ? ', …' : ''}); nothing was changed`, {
         hint: 'restore into a new database (--target-url …/new_name creates it) or use --in-place',
+      });
+    }
+    const { rows } = await admin.query<{ encoding: string }>('SELECT pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1', [database]);
+    if (creation && rows[0]?.encoding !== creation.encoding) {
+      throw new RefusedError(`the target database "${database}" is encoded ${rows[0]?.encoding}, the backup's database ${creation.encoding}: its text would be converted and could not be verified against the backup; nothing was changed`, {
+        hint: `restore into a new database (tickvault creates it ${creation.encoding}), or create "${database}" WITH TEMPLATE = template0 ${creation.options.join(' ')}`,
       });
     }
     await writeMarker(admin, database, { run: runId, created: false, backup: backupId });
