@@ -53,6 +53,28 @@ describe('a COPY that fails in the middle of a split load', () => {
   }, 60_000);
 });
 
+describe('kill -9 in the middle of a split load', () => {
+  it('leaves a restore that the same command, run again, finishes and verifies', async () => {
+    const source = await createDatabase(stack.postgresUrl, 'split_kill');
+    await query(source, `CREATE TABLE t (id integer PRIMARY KEY, v text); INSERT INTO t SELECT g, repeat('y', 50) || g FROM generate_series(1, 20000) g`);
+    const env = stackEnv({ BACKUP_REPO: `file://${path.join(work, 'kill-repo')}`, TICKVAULT_SPLIT_LOAD_MIN_BYTES: '0', TICKVAULT_SPLIT_LOAD_PIECE_BYTES: '4096' });
+    const backup = await runRunbook('backup', ['postgres', '--database-url', source, '--json'], { env });
+    expect(backup.code, backup.stdout).toBe(0);
+    const target = Object.assign(new URL(source), { pathname: `/split_killed_${Date.now()}` }).toString();
+    const args = ['postgres', '--backup', backup.summary!.id as string, '--database-url', source, '--target-url', target, '--json', '--jobs', '2'];
+    const killed = await runRunbook('restore', args, { env: { ...env, TICKVAULT_KILL_AT: 'restore-split-piece' } });
+    expect(killed.summary, killed.stdout).toBeUndefined();
+    expect(killed.code).toBe(-1); // killed by a signal: no exit code
+    const n = (await query<{ n: string }>(target, 'SELECT count(*)::text AS n FROM t'))[0]!.n;
+    expect(Number(n)).toBeGreaterThan(0); // a piece had loaded: the kill landed mid-table
+    expect(Number(n)).toBeLessThan(20000);
+    const again = await runRunbook('restore', args, { env });
+    expect(again.code, again.stdout).toBe(0);
+    expect(again.summary).toMatchObject({ resumed: true });
+    expect(await rowHashes(target)).toEqual(await rowHashes(source));
+  }, 120_000);
+});
+
 describe('a LATIN1 database', () => {
   it('backs up, and restores exactly into a LATIN1 database with every table forced through split-load: a non-ASCII table name goes whole through pg_restore, an ASCII one in pieces', async () => {
     const name = `split_latin1_${Date.now()}`;

@@ -82,11 +82,25 @@ describe('database-level statements from pg_restore --create', () => {
 });
 
 describe("the source database's encoding and locale, from the archive's CREATE DATABASE", () => {
-  it('keeps encoding and locale, drops the tablespace, and does not carry values that are not plain names', () => {
-    const script = (clause: string) => `SET client_encoding = 'LATIN1';\nCREATE DATABASE "odd WITH TEMPLATE = template0 name" WITH TEMPLATE = template0${clause};\nALTER DATABASE x OWNER TO me;\n`;
-    expect(databaseCreation(script(" ENCODING = 'LATIN1' LOCALE_PROVIDER = libc LOCALE = 'C' TABLESPACE = fast"))).toEqual({ encoding: 'LATIN1', options: ["ENCODING = 'LATIN1'", 'LOCALE_PROVIDER = libc', "LOCALE = 'C'"] });
-    expect(databaseCreation(script(" ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'en_US.UTF-8' ICU_LOCALE = 'en-US'"))!.options).toEqual(["ENCODING = 'UTF8'", 'LOCALE_PROVIDER = icu', "LOCALE = 'en_US.UTF-8'", "ICU_LOCALE = 'en-US'"]);
-    expect(databaseCreation(script(" ENCODING = 'UTF8' LOCALE = 'C''; DROP DATABASE y; --'"))).toEqual({ encoding: 'UTF8', options: ["ENCODING = 'UTF8'"] });
+  const script = (name: string, clause: string) => `SET client_encoding = 'LATIN1';\nCREATE DATABASE ${name} WITH TEMPLATE = template0${clause};\nALTER DATABASE x OWNER TO me;\n`;
+  it('keeps encoding and locale; a tablespace (quoted or not) and values that are not plain text are named as not carried', () => {
+    expect(databaseCreation(script('db', " ENCODING = 'LATIN1' LOCALE_PROVIDER = libc LOCALE = 'C' TABLESPACE = fast"))).toEqual({ encoding: 'LATIN1', options: ["ENCODING = 'LATIN1'", 'LOCALE_PROVIDER = libc', "LOCALE = 'C'"], notCarried: ['TABLESPACE = fast'] });
+    expect(databaseCreation(script('db', " ENCODING = 'UTF8' LOCALE_PROVIDER = icu LOCALE = 'en_US.UTF-8' ICU_LOCALE = 'de@collation=phonebook' TABLESPACE = \"Fast SSD\""))).toEqual({
+      encoding: 'UTF8',
+      options: ["ENCODING = 'UTF8'", 'LOCALE_PROVIDER = icu', "LOCALE = 'en_US.UTF-8'", "ICU_LOCALE = 'de@collation=phonebook'"],
+      notCarried: ['TABLESPACE = "Fast SSD"'],
+    });
+    expect(databaseCreation(script('db', " ENCODING = 'UTF8' LOCALE = 'C''; DROP DATABASE y; --'"))).toEqual({ encoding: 'UTF8', options: ["ENCODING = 'UTF8'"], notCarried: ["LOCALE = 'C''; DROP DATABASE y; --'"] });
+  });
+
+  it("reads the real statement's options, not text inside the database's name", () => {
+    const name = `"x WITH TEMPLATE = template0 ENCODING = 'SQL_ASCII' LOCALE = 'C';\ny"`;
+    expect(databaseCreation(script(name, " ENCODING = 'UTF8' LOCALE = 'C.UTF-8'"))).toMatchObject({ encoding: 'UTF8', notCarried: [] });
+  });
+
+  it('a statement it cannot read is named as not carried; no CREATE DATABASE at all is undefined', () => {
+    expect(databaseCreation('CREATE DATABASE "unterminated WITH TEMPLATE = template0;\n')).toEqual({ options: [], notCarried: [expect.stringMatching(/^CREATE DATABASE not read/)] });
+    expect(databaseCreation(script('db', ' ENCODING = garbage!'))).toMatchObject({ encoding: 'garbage', notCarried: [expect.stringMatching(/options not read: !/)] });
     expect(databaseCreation('CREATE TABLE t ();\n')).toBeUndefined();
   });
 });

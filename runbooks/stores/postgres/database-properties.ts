@@ -57,28 +57,48 @@ export async function readDatabaseProperties(dumpDir: string, target: string): P
 
 /** How the source database was made: its encoding and locale, as CREATE DATABASE options. */
 export interface DatabaseCreation {
-  encoding: string;
+  /** Undefined when the statement could not be read (then it is in notCarried). */
+  encoding?: string;
   /** e.g. ENCODING = 'LATIN1', LOCALE_PROVIDER = libc, LOCALE = 'C' */
   options: string[];
+  /** Options of the source's CREATE DATABASE that are not carried (a tablespace, an odd value). */
+  notCarried: string[];
 }
 
 // Encoding and locale only: a tablespace or OID belongs to the source server.
 const CREATION_OPTIONS = new Set(['ENCODING', 'LOCALE_PROVIDER', 'LOCALE', 'LC_COLLATE', 'LC_CTYPE', 'ICU_LOCALE', 'ICU_RULES', 'BUILTIN_LOCALE']);
+// Anchored, unambiguous tokens (linear on any input): the name, then `KEY = value` up to the `;`.
+const NAME = /(?:"(?:[^"]|"")*"|[^\s";]+) WITH TEMPLATE = template0/y;
+const OPTION = / ([A-Z_]+) = ('(?:[^']|'')*'|E'(?:[^'\\]|\\.|'')*'|"(?:[^"]|"")*"|\w+)/y;
 
-/** The options of the archive's CREATE DATABASE … WITH TEMPLATE = template0 …, rebuilt from known keys and plain values. */
+/** The archive's CREATE DATABASE … WITH TEMPLATE = template0 …, its options rebuilt from known keys and plain values. */
 export function databaseCreation(script: string): DatabaseCreation | undefined {
-  const clause = /^CREATE DATABASE [\s\S]*? WITH TEMPLATE = template0((?: [A-Z_]+ = (?:'(?:[^'\n]|'')*'|\w+))*);$/m.exec(script)?.[1];
-  if (!clause) return undefined;
+  const statement = /^CREATE DATABASE /m.exec(script);
+  if (!statement) return undefined;
+  NAME.lastIndex = statement.index + statement[0].length;
+  const unread = { options: [], notCarried: [`CREATE DATABASE not read: ${script.slice(statement.index, statement.index + 80).split('\n')[0]}`] };
+  if (!NAME.exec(script)) return unread;
   const options: string[] = [];
+  const notCarried: string[] = [];
   let encoding: string | undefined;
-  for (const [, key, value] of clause.matchAll(/([A-Z_]+) = ('(?:[^'\n]|'')*'|\w+)/g)) {
-    if (!CREATION_OPTIONS.has(key!)) continue;
-    const plain = value!.startsWith("'") ? value!.slice(1, -1).replace(/''/g, "'") : value!;
-    if (!/^[\w.@ -]*$/.test(plain)) continue; // locale names are plain words; anything else is not carried
+  let at = NAME.lastIndex;
+  for (OPTION.lastIndex = at; ; OPTION.lastIndex = at) {
+    const m = OPTION.exec(script);
+    if (!m) break;
+    at = OPTION.lastIndex;
+    const [, key, value] = m as unknown as [string, string, string];
+    const quoted = value.startsWith("'");
+    const plain = quoted ? value.slice(1, -1).replace(/''/g, "'") : value;
+    // Carried: known keys with values that are plain text (no quote, backslash or control character).
+    if (!CREATION_OPTIONS.has(key) || !(quoted || /^\w+$/.test(value)) || /[\x00-\x1f'\\]/.test(plain)) {
+      notCarried.push(`${key} = ${value}`);
+      continue;
+    }
     if (key === 'ENCODING') encoding = plain;
-    options.push(`${key} = ${value!.startsWith("'") ? `'${plain}'` : plain}`);
+    options.push(`${key} = ${quoted ? `'${plain}'` : plain}`);
   }
-  return encoding ? { encoding, options } : undefined;
+  if (script[at] !== ';') notCarried.push(`CREATE DATABASE options not read: ${script.slice(at, at + 60).split('\n')[0]}`);
+  return encoding ? { encoding, options, notCarried } : unread;
 }
 
 /** The source database's encoding and locale; pg_restore --create with an empty list prints only that entry. */

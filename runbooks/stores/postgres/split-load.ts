@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { logCommand } from '../../engine/command-log';
+import { killPoint } from '../../engine/kill-point';
 import type { Run } from '../../engine/run';
 import { cancelActiveQuery } from '../../engine/pool';
 import { pgBin } from './binaries';
@@ -223,7 +224,7 @@ export async function splitLoad(
         into.end(next.value);
       });
       rows += Number(into.rowCount ?? 0);
-      count++;
+      if (++count === 1) killPoint('restore-split-piece');
     }
   };
   // On the first failure: cancel the other COPYs, stop pg_restore, and drop its unread output;

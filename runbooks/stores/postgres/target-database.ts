@@ -36,11 +36,14 @@ async function readMarker(admin: pg.ClientBase, name: string): Promise<Marker | 
 const writeMarker = (admin: pg.ClientBase, name: string, marker: Marker): Promise<unknown> =>
   admin.query(`ALTER DATABASE ${quoteIdent(name)} SET ${MARKER} = ${quoteLiteral(`${marker.run}:${marker.created ? 'created' : 'adopted'}:${marker.backup}`)}`);
 
+/** SQLSTATEs of a locale or provider this server cannot give: invalid value, undefined object, not supported. */
+const LOCALE_ERRORS = new Set(['22023', '42704', '0A000', '42809']);
+
 /**
  * Create the target with the source's encoding and locale, as pg_restore
  * --create would: text hashes by its bytes, so another encoding would not
  * verify. A locale this server lacks falls back to the encoding alone, then
- * to LOCALE 'C'; the result says what was not carried.
+ * to libc's 'C'; the result says what was not carried.
  */
 async function createOwn(admin: pg.ClientBase, name: string, marker: Marker, dropFirst: boolean, creation?: DatabaseCreation): Promise<string | undefined> {
   if (dropFirst) {
@@ -48,18 +51,24 @@ async function createOwn(admin: pg.ClientBase, name: string, marker: Marker, dro
     await admin.query(`DROP DATABASE ${quoteIdent(name)} WITH (FORCE)`);
   }
   const encoding = creation?.options.filter((o) => o.startsWith('ENCODING ')) ?? [];
-  const attempts = creation ? [creation.options, encoding, [...encoding, "LOCALE = 'C'"]] : [[]];
-  let first: unknown;
+  const attempts = creation?.encoding ? [creation.options, encoding, [...encoding, 'LOCALE_PROVIDER = libc', "LOCALE = 'C'"]] : [[]];
+  let first: Error | undefined;
+  let used: string[] | undefined;
   for (const options of attempts) {
     try {
       await admin.query(`CREATE DATABASE ${quoteIdent(name)}${options.length ? ` WITH TEMPLATE = template0 ${options.join(' ')}` : ''}`);
-      await writeMarker(admin, name, marker);
-      return options === attempts[0] ? undefined : `locale (${creation!.options.join(' ')}): ${(first as Error).message}; created with ${options.join(' ')}`;
+      used = options;
+      break;
     } catch (error) {
-      first ??= error;
+      // Only a locale this server lacks is worth another try; permission, name or connection errors are the answer.
+      if (!LOCALE_ERRORS.has(String((error as { code?: unknown }).code))) throw error;
+      first ??= error as Error;
     }
   }
-  throw first;
+  if (!used) throw first;
+  await writeMarker(admin, name, marker);
+  const notCarried = [...(first ? [`locale (${creation!.options.join(' ')}): ${first.message}; created with ${used.join(' ')}`] : []), ...(creation?.notCarried ?? [])];
+  return notCarried.length ? notCarried.join('; ') : undefined;
 }
 
 /**
@@ -122,7 +131,7 @@ export async function prepareTarget(targetUrl: string, backupId: string, runId: 
       });
     }
     const { rows } = await admin.query<{ encoding: string }>('SELECT pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1', [database]);
-    if (creation && rows[0]?.encoding !== creation.encoding) {
+    if (creation?.encoding && rows[0]?.encoding !== creation.encoding) {
       throw new RefusedError(`the target database "${database}" is encoded ${rows[0]?.encoding}, the backup's database ${creation.encoding}: its text would be converted and could not be verified against the backup; nothing was changed`, {
         hint: `restore into a new database (tickvault creates it ${creation.encoding}), or create "${database}" WITH TEMPLATE = template0 ${creation.options.join(' ')}`,
       });
