@@ -85,7 +85,10 @@ function hashedRows(side: Side, cols: Map<string, HashColumn>, plan: Plan, withK
   const rh = row(plan.columns);
   const kh = plan.key ? row(plan.key) : rh;
   const keyText = plan.key ? `concat_ws('|', ${plan.key.map((c) => `coalesce(${value(c, true)}, '\\N')`).join(', ')})` : `${rh}::text`;
-  return `SELECT ${withKey ? `${keyText} AS k, ` : ''}${kh} AS kh, ${rh} AS rh FROM ${rowsOf(side)}`;
+  // With the key, each column's own hash too: which columns of a changed row differ, without another scan.
+  // (The caller's bucket filter runs first, so only rows of differing buckets compute these.)
+  const columnHashes = plan.key ? `, ARRAY[${plan.columns.map((c) => `hash_record_extended(ROW(${value(c)}), 0)::text`).join(', ')}]::text[] AS ch` : '';
+  return `SELECT ${withKey ? `${keyText} AS k, ` : ''}${kh} AS kh, ${rh} AS rh${withKey ? columnHashes : ''} FROM ${rowsOf(side)}`;
 }
 
 /** Refuse a --key that does not identify rows: "0 differing rows" on duplicates would be a lie. */
@@ -148,8 +151,10 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
     const differences: Difference[] = [];
     const bisect = differing.slice(0, MAX_BUCKETS_TO_BISECT);
     if (bisect.length) {
-      const rowsQuery = (side: Side, cols: Map<string, HashColumn>) => `SELECT k, rh::text AS rh, count(*)::int AS n FROM (${hashedRows(side, cols, plan, true)}) s WHERE (kh & ${mask})::int = ANY($1::int[]) GROUP BY 1, 2`;
-      const [ra, rb] = await Promise.all([a.query<{ k: string; rh: string; n: number }>(rowsQuery(source, ca), [bisect]), b.query<{ k: string; rh: string; n: number }>(rowsQuery(target, cb), [bisect])]);
+      const rowsQuery = (side: Side, cols: Map<string, HashColumn>) =>
+        `SELECT k, rh::text AS rh, count(*)::int AS n${plan.key ? ', min(ch) AS ch' : ''} FROM (${hashedRows(side, cols, plan, true)}) s WHERE (kh & ${mask})::int = ANY($1::int[]) GROUP BY 1, 2`;
+      type BucketRow = { k: string; rh: string; n: number; ch?: string[] };
+      const [ra, rb] = await Promise.all([a.query<BucketRow>(rowsQuery(source, ca), [bisect]), b.query<BucketRow>(rowsQuery(target, cb), [bisect])]);
       if (plan.key) {
         const rowsA = new Map(ra.rows.map((r) => [r.k, r.rh]));
         const rowsB = new Map(rb.rows.map((r) => [r.k, r.rh]));
@@ -161,7 +166,7 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
         // A key that is not unique on one side (no constraint there) shows up as a duplicate, never as "equal".
         for (const r of rb.rows) if (r.n > 1) differences.push({ key: `${r.k} (×${r.n} in target)`, kind: 'extra in target' });
         for (const r of ra.rows) if (r.n > 1) differences.push({ key: `${r.k} (×${r.n} in source)`, kind: 'missing in target' });
-        await explainChanged(a, b, source, target, ca, cb, plan, differences);
+        explainChanged(ra.rows, rb.rows, plan, differences);
       } else {
         // Multisets of whole rows: a row hash occurring more often on one side is missing on the other.
         const countA = new Map(ra.rows.map((r) => [r.k, r.n]));
@@ -193,22 +198,12 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
   }
 }
 
-/** For the first changed rows, which columns differ: one hash per column on each side. */
-async function explainChanged(a: pg.ClientBase, b: pg.ClientBase, source: Side, target: Side, ca: Map<string, HashColumn>, cb: Map<string, HashColumn>, plan: Plan, differences: Difference[]): Promise<void> {
-  const changed = differences.filter((d) => d.kind === 'changed').slice(0, MAX_EXPLAINED);
-  if (!changed.length || !plan.key) return;
-  const query = (side: Side, cols: Map<string, HashColumn>) => {
-    const value = (c: HashColumn, text = false) => columnValue(ALIAS, cols.get(c.name)!, { ...plan.opts.get(c.name), ...(text ? { text: true } : {}) });
-    const keyText = `concat_ws('|', ${plan.key!.map((c) => `coalesce(${value(c, true)}, '\\N')`).join(', ')})`;
-    const hashes = plan.columns.map((c) => `hash_record_extended(ROW(${value(c)}), 0)::text`);
-    return `SELECT k, h FROM (SELECT ${keyText} AS k, ARRAY[${hashes.join(', ')}]::text[] AS h FROM ${rowsOf(side)}) s WHERE k = ANY($1::text[])`;
-  };
-  const keys = changed.map((d) => d.key);
-  const [ha, hb] = await Promise.all([a.query<{ k: string; h: string[] }>(query(source, ca), [keys]), b.query<{ k: string; h: string[] }>(query(target, cb), [keys])]);
-  const byKey = new Map(hb.rows.map((r) => [r.k, r.h]));
-  for (const row of ha.rows) {
-    const other = byKey.get(row.k);
-    const d = changed.find((x) => x.key === row.k);
-    if (other && d) d.columns = plan.columns.filter((_, i) => row.h[i] !== other[i]).map((c) => `${c.name} (${c.type})`);
+/** For the first changed rows, which columns differ: their per-column hashes from the bucket scan, side by side. */
+function explainChanged(source: { k: string; ch?: string[] }[], target: { k: string; ch?: string[] }[], plan: Plan, differences: Difference[]): void {
+  const theirs = new Map(target.map((r) => [r.k, r.ch]));
+  const ours = new Map(source.map((r) => [r.k, r.ch]));
+  for (const d of differences.filter((x) => x.kind === 'changed').slice(0, MAX_EXPLAINED)) {
+    const [mine, other] = [ours.get(d.key), theirs.get(d.key)];
+    if (mine && other) d.columns = plan.columns.filter((_, i) => mine[i] !== other[i]).map((c) => `${c.name} (${c.type})`);
   }
 }
