@@ -200,10 +200,10 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
 
 /** For the first changed rows, which columns differ: their per-column hashes from the bucket scan, side by side. */
 function explainChanged(source: { k: string; ch?: string[] }[], target: { k: string; ch?: string[] }[], plan: Plan, differences: Difference[]): void {
-  const theirs = new Map(target.map((r) => [r.k, r.ch]));
-  const ours = new Map(source.map((r) => [r.k, r.ch]));
+  const inSource = new Map(source.map((r) => [r.k, r.ch]));
+  const inTarget = new Map(target.map((r) => [r.k, r.ch]));
   for (const d of differences.filter((x) => x.kind === 'changed').slice(0, MAX_EXPLAINED)) {
-    const [mine, other] = [ours.get(d.key), theirs.get(d.key)];
-    if (mine && other) d.columns = plan.columns.filter((_, i) => mine[i] !== other[i]).map((c) => `${c.name} (${c.type})`);
+    const [a, b] = [inSource.get(d.key), inTarget.get(d.key)];
+    if (a && b) d.columns = plan.columns.filter((_, i) => a[i] !== b[i]).map((c) => `${c.name} (${c.type})`);
   }
 }

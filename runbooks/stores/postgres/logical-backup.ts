@@ -28,14 +28,11 @@ export interface LogicalBackupOptions {
 }
 
 /**
- * TABLE DATA lines of a dump's table of contents. pg_restore prints names
- * unquoted ("TABLE DATA Odd Schema Order Items owner"), so callers look for
- * a known schema and name rather than split the line.
- */
-/**
- * TABLE DATA lines of the dump's table of contents, one character per byte
+ * TABLE DATA lines of a dump's table of contents, one character per byte
  * (latin1): pg_dump writes names in the database's encoding, which need not
- * be UTF-8. Compare with `storedNames`.
+ * be UTF-8. pg_restore prints them unquoted ("TABLE DATA Odd Schema Order
+ * Items owner"), so callers look for a known schema and name (`storedNames`)
+ * rather than split the line.
  */
 export async function tocDataLines(dumpDir: string): Promise<string[]> {
   const list = await runTool(pgBin('pg_restore'), ['--list', dumpDir], { encoding: 'latin1' });

@@ -164,7 +164,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     run.markChanged();
     const result = await prepareTarget(restoreUrl, manifest.id, run.id, await readDatabaseCreation(dumpDir));
     step.note(result.resumed ? 'recreated after an interrupted restore' : result.created ? 'created' : 'empty, ready');
-    if (result.localeNotCarried) run.warn(`not carried into the restored database: ${result.localeNotCarried}`);
+    if (result.notCarried) run.warn(`not carried into the restored database: ${result.notCarried}`);
     return result;
   });
 
@@ -233,7 +233,6 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   await run.step('database owner, ACL, settings and comment', async (step) => {
     const blocks = await readDatabaseProperties(dumpDir, databaseName(restoreUrl));
     const failed: string[] = [];
-    const localeNotCarried = prepared.localeNotCarried ? [prepared.localeNotCarried] : [];
     await withClient(withDatabase(restoreUrl, 'postgres'), async (admin) => {
       for (const block of blocks) {
         try {
@@ -248,7 +247,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     const views = await withClient(restoreUrl, (c) => c.query<{ n: string; populated: string }>('SELECT count(*)::text AS n, count(*) FILTER (WHERE ispopulated)::text AS populated FROM pg_matviews'));
     const mv = views.rows[0]!;
     step.record({ databaseProperties: blocks.length - failed.length, notCarried: failed, materializedViews: Number(mv.n), materializedViewsPopulated: Number(mv.populated) });
-    run.report({ materializedViews: { count: Number(mv.n), refreshed: Number(mv.populated) }, databasePropertiesNotCarried: [...localeNotCarried, ...failed] });
+    run.report({ materializedViews: { count: Number(mv.n), refreshed: Number(mv.populated) }, databasePropertiesNotCarried: [...(prepared.notCarried ? [prepared.notCarried] : []), ...failed] });
     step.note(`${blocks.length - failed.length}/${blocks.length} applied; ${mv.n} materialized view(s), ${mv.populated} refreshed by pg_restore`);
   });
   const expectedTimescale = manifest.details.timescale as TimescaleInventory | undefined;

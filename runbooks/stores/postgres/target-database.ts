@@ -97,8 +97,8 @@ export interface PreparedTarget {
   database: string;
   created: boolean;
   resumed: boolean;
-  /** The source's locale, when this server could not give the target that locale. */
-  localeNotCarried?: string;
+  /** What of the source's CREATE DATABASE this target did not get (a locale this server lacks, a tablespace). */
+  notCarried?: string;
 }
 
 /**
@@ -111,13 +111,10 @@ export async function prepareTarget(targetUrl: string, backupId: string, runId: 
   const database = databaseName(targetUrl);
   return withClient(maintenanceUrl(targetUrl), async (admin) => {
     const marker = await readMarker(admin, database);
-    if (marker === undefined) {
-      const localeNotCarried = await createOwn(admin, database, { run: runId, created: true, backup: backupId }, false, creation);
-      return { url: targetUrl, database, created: true, resumed: false, ...(localeNotCarried ? { localeNotCarried } : {}) };
-    }
-    if (marker?.created) {
-      const localeNotCarried = await createOwn(admin, database, { run: runId, created: true, backup: backupId }, true, creation);
-      return { url: targetUrl, database, created: true, resumed: true, ...(localeNotCarried ? { localeNotCarried } : {}) };
+    if (marker === undefined || marker?.created) {
+      const resumed = marker !== undefined;
+      const notCarried = await createOwn(admin, database, { run: runId, created: true, backup: backupId }, resumed, creation);
+      return { url: targetUrl, database, created: true, resumed, ...(notCarried ? { notCarried } : {}) };
     }
     if (marker) {
       throw new RefusedError(`the target database "${database}" holds an interrupted restore (run ${marker.run}) into a database that existed before; tickvault does not drop databases it did not create`, {
