@@ -13,7 +13,8 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
  */
 export function tickvault(runbook: string, args: string[], opts: { env?: NodeJS.ProcessEnv; nothrow?: boolean } = {}) {
   if (!fs.existsSync(path.join(projectRoot, 'dist', 'tickvault.js'))) throw new Error('dist/ is missing: run npm run build (bootstrap does)');
-  return $({ cwd: projectRoot, env: { ...process.env, ...opts.env }, nothrow: opts.nothrow ?? false })`${process.execPath} ${path.join(projectRoot, 'bin', 'tickvault.js')} ${runbook} ${args} --json`;
+  // Executed through its #! line, as `tickvault` and `npx tickvault` run it (with its V8 flags).
+  return $({ cwd: projectRoot, env: { ...process.env, ...opts.env }, nothrow: opts.nothrow ?? false })`${path.join(projectRoot, 'bin', 'tickvault.js')} ${runbook} ${args} --json`;
 }
 
 /** Start (or reuse) the local stack and return its env file values. */
@@ -77,6 +78,20 @@ export async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; valu
   const start = performance.now();
   const value = await fn();
   return { ms: performance.now() - start, value };
+}
+
+/**
+ * Node's own start (`node -e 0`, median of 5) with this environment and without
+ * NODE_EXTRA_CA_CERTS: every CLI run pays it before any of tickvault's code runs.
+ */
+export async function nodeStartMs(): Promise<{ ms: number; withoutExtraCaCertsMs: number }> {
+  const median = async (env: NodeJS.ProcessEnv) => {
+    const samples: number[] = [];
+    for (let i = 0; i < 5; i++) samples.push((await timed(() => $({ env })`${process.execPath} -e 0`)).ms);
+    return Math.round(spread(samples).median);
+  };
+  const { NODE_EXTRA_CA_CERTS: _, ...withoutCerts } = process.env;
+  return { ms: await median(process.env), withoutExtraCaCertsMs: await median(withoutCerts) };
 }
 
 export function saveResult(name: string, result: Record<string, unknown>): string {
