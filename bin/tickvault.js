@@ -1,8 +1,10 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// --max-semi-space-size=4: V8's young generation otherwise grows to 32 MiB over a long copy, and
-// the freed-but-uncollected COPY buffers with it (peak RSS 105 → 135 MiB from 1 M to 10 M rows;
-// 87 → 100 MiB with the cap, at the same speed). It only applies through this line, so as
-// `tickvault` (npm link) or `npx tickvault`, not as `node bin/tickvault.js`.
+#!/bin/sh
+':' //; exec node --max-semi-space-size=4 "$0" "$@"
+// Line 2 is for sh (Node reads it as a string and a comment): it starts Node with
+// --max-semi-space-size=4, portably (`env -S` is missing from BusyBox, so Alpine, and
+// from OpenBSD). V8's young generation otherwise grows to 32 MiB over a long copy, and the
+// freed-but-uncollected COPY buffers with it (peak RSS 105 → 135 MiB from 1 M to 10 M rows;
+// 87 → 100 MiB with the cap, at the same speed). `node bin/tickvault.js` skips it.
 // The `tickvault` command: the built bundle when present (fast start), else
 // the TypeScript sources through tsx (run `npm run build` to build).
 import fs from 'node:fs';

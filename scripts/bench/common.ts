@@ -13,7 +13,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
  */
 export function tickvault(runbook: string, args: string[], opts: { env?: NodeJS.ProcessEnv; nothrow?: boolean } = {}) {
   if (!fs.existsSync(path.join(projectRoot, 'dist', 'tickvault.js'))) throw new Error('dist/ is missing: run npm run build (bootstrap does)');
-  // Executed through its #! line, as `tickvault` and `npx tickvault` run it (with its V8 flags).
+  // Executed as a command (through sh, with its V8 flag), as `tickvault` and `npx tickvault` run it.
   return $({ cwd: projectRoot, env: { ...process.env, ...opts.env }, nothrow: opts.nothrow ?? false })`${path.join(projectRoot, 'bin', 'tickvault.js')} ${runbook} ${args} --json`;
 }
 

@@ -44,6 +44,23 @@ describe('the tickvault command', () => {
     expect(ndjson(out.stdout).at(-1)!.error).toMatchObject({ code: 'TV_USAGE', message: expect.stringContaining('did you mean "list"?') });
   });
 
+  it('run as a command (its #! line, through sh), caps V8\'s young generation and passes every argument through unchanged', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'tv-argv-')), 'argv.json');
+    const odd = ["odd 'q' ..; DROP", 'with space', '$HOME', '"quoted"', ''];
+    const env = { ...process.env, NODE_OPTIONS: `--import=${path.join(root, 'test/helpers/print-exec-argv.mjs')}`, PRINT_ARGV_FILE: file };
+    const direct = spawnSync(bin, ['seed', '--help', ...odd], { cwd: root, encoding: 'utf8', env });
+    expect(direct.error).toBeUndefined();
+    const seen = JSON.parse(fs.readFileSync(file, 'utf8')) as { execArgv: string[]; argv: string[] };
+    expect(seen.execArgv).toContain('--max-semi-space-size=4');
+    expect(seen.argv).toEqual(['seed', '--help', ...odd]);
+    // `node bin/tickvault.js` reads line 2 as a string and a comment: it runs, without the flag.
+    const viaNode = spawnSync(process.execPath, [bin, 'seed', '--help'], { cwd: root, encoding: 'utf8', env });
+    expect(viaNode.status).toBe(0);
+    expect(viaNode.stdout).toContain('Usage: tickvault seed');
+    expect((JSON.parse(fs.readFileSync(file, 'utf8')) as { execArgv: string[] }).execArgv).not.toContain('--max-semi-space-size=4');
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
+  });
+
   it('prints the usage when a runbook gets no command', () => {
     const out = tickvault('backup');
     expect(out.code).toBe(2);
