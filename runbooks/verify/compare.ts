@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { ConfigError } from '../engine/errors';
-import { connect } from '../stores/postgres/connect';
+import { connectBoth } from '../stores/postgres/connect';
 import { NORMALISE_SESSION, qualify, tableLabel, type TableName } from '../stores/postgres/sql';
 import { columnValue, hashColumns, hashesNatively, type HashColumn, type ValueOptions } from './row-hash';
 
@@ -109,7 +109,7 @@ async function assertUnique(client: pg.ClientBase, side: Side, cols: Map<string,
  * a multiset of whole rows.
  */
 export async function compareTables(source: Side, target: Side, opts: { key?: string[]; columns?: string[] } = {}): Promise<Comparison> {
-  const [a, b] = await Promise.all([connect(source.url, '--source-url'), connect(target.url, '--target-url')]);
+  const [a, b] = await connectBoth({ url: source.url, label: '--source-url' }, { url: target.url, label: '--target-url' });
   try {
     await Promise.all([a.query(NORMALISE_SESSION), b.query(NORMALISE_SESSION)]);
     const [la, lb] = await Promise.all([hashColumns(a, qualify(source.table)), hashColumns(b, qualify(target.table))]);

@@ -4,7 +4,7 @@ import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
 import { RefusedError, UsageError } from '../../engine/errors';
 import { pgWorker, runPool } from '../../engine/pool';
 import { inTransaction } from '../../engine/transaction';
-import { connect } from '../../stores/postgres/connect';
+import { connect, connectBoth } from '../../stores/postgres/connect';
 import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from '../../stores/postgres/sql';
 import { copySequenceValues, planFaithfulSchema, type NotCarried } from './faithful-schema';
 import { ensureLedger, ledgerKey, markDone, readSchemaRecord, readSplit, recordSplit, writeSchemaRecord, type Batch, type SchemaRecord, type Split } from './ledger';
@@ -105,8 +105,7 @@ async function copyBatches(opts: CopyOptions, info: TableInfo, key: string, spli
   const open = async (): Promise<Worker> => {
     const w: Worker = {};
     try {
-      w.s = await connect(opts.sourceUrl, '--source-url', 'tickvault-copy');
-      w.t = await connect(opts.targetUrl, '--target-url', 'tickvault-copy');
+      [w.s, w.t] = await connectBoth({ url: opts.sourceUrl, label: '--source-url', app: 'tickvault-copy' }, { url: opts.targetUrl, label: '--target-url', app: 'tickvault-copy' });
       // Text COPY must print and parse values the same way on both sides.
       if (format === 'text') await Promise.all([w.s.query(NORMALISE_SESSION), w.t.query(NORMALISE_SESSION)]);
       return w;
@@ -192,8 +191,7 @@ async function finishSimple(opts: CopyOptions, tgt: pg.Client, info: TableInfo):
  * indexes come after the data.
  */
 export async function copyAcross(opts: CopyOptions): Promise<CopyResult> {
-  const src = await connect(opts.sourceUrl, '--source-url');
-  const tgt = await connect(opts.targetUrl, '--target-url');
+  const [src, tgt] = await connectBoth({ url: opts.sourceUrl, label: '--source-url' }, { url: opts.targetUrl, label: '--target-url' });
   try {
     const info = await describeTable(src, opts.source);
     const key = ledgerKey(opts.target);

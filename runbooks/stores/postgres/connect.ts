@@ -34,6 +34,18 @@ export async function connect(url: string, label = 'DATABASE_URL', applicationNa
   return client;
 }
 
+/**
+ * Connect to two databases at once. If either fails, the other is closed
+ * before the error is thrown: a client left open keeps the process alive,
+ * and the command would hang after printing FAILED.
+ */
+export async function connectBoth(a: { url: string; label: string; app?: string }, b: { url: string; label: string; app?: string }): Promise<[pg.Client, pg.Client]> {
+  const [ra, rb] = await Promise.allSettled([connect(a.url, a.label, a.app), connect(b.url, b.label, b.app)]);
+  if (ra.status === 'fulfilled' && rb.status === 'fulfilled') return [ra.value, rb.value];
+  await Promise.all([ra, rb].map((r) => (r.status === 'fulfilled' ? r.value.end().catch(() => undefined) : undefined)));
+  throw ra.status === 'rejected' ? ra.reason : (rb as PromiseRejectedResult).reason;
+}
+
 /** Run fn with a connected client and always close it. */
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>, label?: string): Promise<T> {
   const client = await connect(url, label);
