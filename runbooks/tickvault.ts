@@ -38,10 +38,26 @@ if (first === undefined || first === '--help' || first === '-h' || first === 'he
 } else if (first in RUNBOOKS) {
   process.argv = [process.argv[0]!, `tickvault-${first}`, ...rest];
   await RUNBOOKS[first as RunbookName].load();
+  endDespiteOpenHandles();
 } else {
   const json = rest.includes('--json');
   const message = `unknown runbook "${first}"${didYouMean(first, [...RUNBOOK_NAMES, 'completion'])}; expected one of: ${RUNBOOK_NAMES.join(', ')}`;
   if (json) process.stdout.write(`${JSON.stringify({ ts: new Date().toISOString(), run: null, runbook: 'tickvault', event: 'summary', ok: false, exitCode: 2, error: { code: 'TV_USAGE', message } })}\n`);
   else process.stderr.write(`tickvault: ${message}\n\n${usage}`);
   process.exitCode = 2;
+}
+
+/**
+ * The run is over and its summary written. Something left open on an error
+ * path (a connection, a timer) would keep Node alive after FAILED, and the
+ * operator waiting: end anyway, with the run's exit code, and say so. The
+ * timer is unref'd: a clean run exits at once, as before.
+ */
+function endDespiteOpenHandles(): void {
+  const ms = Number(process.env.TICKVAULT_LINGER_MS ?? 10_000);
+  if (process.env.TICKVAULT_TEST_LEAK_HANDLE) setInterval(() => undefined, 60_000); // tests: an open handle
+  setTimeout(() => {
+    process.stderr.write(`tickvault: still running ${ms / 1000} s after the summary (a handle was left open: a bug, please report it); exiting with code ${process.exitCode ?? 0}\n`);
+    process.exit();
+  }, ms).unref();
 }

@@ -61,6 +61,16 @@ describe('the tickvault command', () => {
     fs.rmSync(path.dirname(file), { recursive: true, force: true });
   });
 
+  it('ends with the run\'s exit code, and says so, when something is left open after the summary', () => {
+    const leaky = (extra: NodeJS.ProcessEnv, timeout: number) => spawnSync(process.execPath, [bin, 'backup', 'lst'], { cwd: root, encoding: 'utf8', timeout, env: { ...process.env, TICKVAULT_HOME: path.join(os.tmpdir(), 'tickvault-cli-test'), TICKVAULT_TEST_LEAK_HANDLE: '1', ...extra } });
+    const out = leaky({ TICKVAULT_LINGER_MS: '300' }, 20_000);
+    expect(out.signal).toBeNull();
+    expect(out.status).toBe(2);
+    expect(out.stderr).toContain('still running 0.3 s after the summary');
+    // Without the guard's timer the same open handle would keep it alive: spawnSync's timeout kills it.
+    expect(leaky({ TICKVAULT_LINGER_MS: '60000' }, 3_000).signal).toBe('SIGTERM');
+  });
+
   it('prints the usage when a runbook gets no command', () => {
     const out = tickvault('backup');
     expect(out.code).toBe(2);
