@@ -54,7 +54,7 @@ if (first === undefined || first === '--help' || first === '-h' || first === 'he
  * timer is unref'd: a clean run exits at once, as before.
  */
 function endDespiteOpenHandles(): void {
-  const ms = Number(process.env.TICKVAULT_LINGER_MS ?? 10_000);
+  const ms = Number(process.env.TICKVAULT_LINGER_MS) || 10_000; // unset, 0 or not a number: the default
   if (process.env.TICKVAULT_TEST_LEAK_HANDLE) setInterval(() => undefined, 60_000); // tests: an open handle
   setTimeout(() => {
     process.stderr.write(`tickvault: still running ${ms / 1000} s after the summary (a handle was left open: a bug, please report it); exiting with code ${process.exitCode ?? 0}\n`);
