@@ -15,14 +15,14 @@ describe('logical restore commands', () => {
     for (const c of commands) expect(c).toMatchObject({ kind: 'exec', argv: expect.arrayContaining(['--jobs=2', '--exit-on-error', '/tmp/dump']) });
   });
 
-  it("TimescaleDB: extension, pre_restore, pg_restore (catalog and post-data serial, data parallel), post_restore, in Timescale's order", () => {
+  it("TimescaleDB: extension, pre_restore, pg_restore (catalog serial, data and post-data parallel), post_restore, in Timescale's order", () => {
     const commands = logicalRestoreCommands(manifest({ timescaledb: '2.17.2' }), opts);
     expect(commands.map((c) => (c.kind === 'sql' ? c.sql : `${c.section} ${c.argv.find((a) => a.startsWith('--jobs'))}`))).toEqual([
       "CREATE EXTENSION IF NOT EXISTS timescaledb VERSION '2.17.2'",
       'SELECT timescaledb_pre_restore()',
       'pre-data --jobs=1',
       'data --jobs=2',
-      'post-data --jobs=1',
+      'post-data --jobs=2',
       'SELECT timescaledb_post_restore()',
     ]);
   });

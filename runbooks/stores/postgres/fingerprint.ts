@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import type pg from 'pg';
 import { explainHashFailure, hashColumns, legacyRowHash, ROW_HASH_ALGO, rowHash, type HashColumn, type RowHashAlgo } from '../../verify/row-hash';
 import { pgWorker, runPool } from '../../engine/pool';
+import { fingerprintParts, type FingerprintPart } from './fingerprint-parts';
 import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from './sql';
 
 /** Row count plus an order-independent content hash, computed in the database. */
@@ -50,8 +51,8 @@ export async function tableShape(client: pg.ClientBase, table: TableName): Promi
 
 interface QueryOptions {
   algo: RowHashAlgo;
-  /** Block range [from, to) for TID range scans; to = null means to the end. */
-  blocks?: { from: number; to: number | null };
+  /** Only these rows (fingerprint-parts.ts); all of them when absent. */
+  part?: FingerprintPart;
   /** Also return the newest event time not after this instant. */
   newestAsOf?: { at: Date; columns: { name: string; tz: boolean }[] };
 }
@@ -62,12 +63,14 @@ async function runFingerprint(client: pg.ClientBase, shape: TableShape, opts: Qu
   const legacy = opts.algo !== ROW_HASH_ALGO;
   // Backups made before `named` hashed the whole row as "t": reproduce that exactly.
   const alias = legacy ? 't' : ALIAS;
-  const from = `${qualify(shape.table)} AS ${alias}`;
+  const { only, blocks, where: slice } = opts.part ?? {};
+  const from = `${only ? `ONLY ${only}` : qualify(shape.table)} AS ${alias}`;
   const where: string[] = [];
-  if (opts.blocks && (opts.blocks.from > 0 || opts.blocks.to !== null)) {
-    where.push(`${alias}.ctid >= '(${opts.blocks.from},0)'::tid`);
-    if (opts.blocks.to !== null) where.push(`${alias}.ctid < '(${opts.blocks.to},0)'::tid`);
+  if (blocks && (blocks.from > 0 || blocks.to !== null)) {
+    where.push(`${alias}.ctid >= '(${blocks.from},0)'::tid`);
+    if (blocks.to !== null) where.push(`${alias}.ctid < '(${blocks.to},0)'::tid`);
   }
+  if (slice) where.push(slice(alias));
   const maxes = (opts.newestAsOf?.columns ?? []).map((c) => {
     const expr = c.tz ? `${alias}.${quoteIdent(c.name)}` : `(${alias}.${quoteIdent(c.name)} AT TIME ZONE 'UTC')`;
     return `max(${expr}) FILTER (WHERE ${expr} <= $1::timestamptz)`;
@@ -145,24 +148,20 @@ export function combinedHash(fingerprints: TableFingerprint[]): string {
 
 /**
  * Fingerprints of many tables on `workers` connections, each with a given
- * algo. Large tables are cut into block ranges (TID range scans) so one big
- * table uses every core; the order-free sum makes the parts add up.
- * Partitioned tables have no blocks of their own: they are one part.
+ * algo. Tables are cut into parts (fingerprint-parts.ts: block ranges,
+ * partitions and children, a hypertable's time slices) so one big table
+ * uses every core; the order-free sum makes the parts add up.
  */
 export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, tables: { table: TableName; algo: RowHashAlgo }[], workers = 2): Promise<TableFingerprint[]> {
   const first = await connectTo();
   const shapes = new Map<string, TableShape>();
-  const chunks: { shape: TableShape; algo: RowHashAlgo; blocks: { from: number; to: number | null } }[] = [];
+  const chunks: { shape: TableShape; algo: RowHashAlgo; part: FingerprintPart }[] = [];
   try {
     await first.query(NORMALISE_SESSION);
     for (const { table, algo } of tables) {
       const shape = await tableShape(first, table);
       shapes.set(tableLabel(table), shape);
-      const { rows } = await first.query<{ blocks: string }>(`SELECT (pg_relation_size(to_regclass($1)) / current_setting('block_size')::int)::text AS blocks`, [qualify(table)]);
-      const blocks = Number(rows[0]?.blocks ?? 0);
-      const parts = blocks > 2048 ? workers : 1;
-      const step = Math.ceil(blocks / parts);
-      for (let i = 0; i < parts; i++) chunks.push({ shape, algo, blocks: { from: i * step, to: i === parts - 1 ? null : (i + 1) * step } });
+      for (const part of await fingerprintParts(first, table, workers, algo === ROW_HASH_ALGO)) chunks.push({ shape, algo, part });
     }
   } catch (error) {
     await first.end();
@@ -187,7 +186,7 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
       const label = tableLabel(chunk.shape.table);
       let part;
       try {
-        part = await runFingerprint(client, chunk.shape, { algo: chunk.algo, blocks: chunk.blocks });
+        part = await runFingerprint(client, chunk.shape, { algo: chunk.algo, part: chunk.part });
       } catch (error) {
         throw await explainHashFailure(client, qualify(chunk.shape.table), label, chunk.shape.columns, error).catch(() => error);
       }

@@ -29,9 +29,9 @@ export type RestoreCommand = { kind: 'sql'; sql: string; afterVerify?: boolean }
  * parallel pg_restore sections, so verification of the data can run while
  * post-data (indexes, constraints) builds. With TimescaleDB in the backup,
  * Timescale's procedure: extension first, pre_restore, pg_restore,
- * post_restore; the catalog (pre-data) and post-data serially (no parallel
- * catalog restore, timescaledb#698), the data (chunks are tables of their
- * own) in parallel.
+ * post_restore; the catalog (pre-data) serially (no parallel catalog
+ * restore, timescaledb#698), the data (chunks are tables of their own) and
+ * post-data in parallel.
  */
 export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: string; conninfo: string; jobs: number; timescaleUpdate?: boolean }): RestoreCommand[] {
   const timescale = manifest.server.extensions.timescaledb;
@@ -46,7 +46,8 @@ export function logicalRestoreCommands(manifest: Manifest, opts: { dumpDir: stri
     { kind: 'sql', sql: 'SELECT timescaledb_pre_restore()' },
     pgRestore(1, 'pre-data'),
     pgRestore(opts.jobs, 'data'),
-    pgRestore(1, 'post-data'),
+    // Indexes and constraints of chunks are tables' like any other: pg_restore -j orders them by their locks.
+    pgRestore(opts.jobs, 'post-data'),
     // Verified before post_restore: once the scheduler runs again, policies
     // (compression, aggregate refresh) may legitimately change what was restored.
     { kind: 'sql', sql: 'SELECT timescaledb_post_restore()', afterVerify: true },

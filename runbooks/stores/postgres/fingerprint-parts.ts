@@ -1,0 +1,100 @@
+import type pg from 'pg';
+import { qualify, quoteIdent, type TableName } from './sql';
+
+/**
+ * One table's rows cut into parts that hash apart and add up (the row hash
+ * sum is order-free), so one big table, a partitioned table or a hypertable
+ * uses every verifying session. Every row falls in exactly one part: block
+ * ranges cover [0, ∞) of a relation, relations are the table's own
+ * descendants scanned ONLY, and time slices cover the whole time axis
+ * whatever their bounds are.
+ */
+export interface FingerprintPart {
+  /** Scan this relation alone (qualified, quoted) instead of the table with its descendants. */
+  only?: string;
+  /** Block range [from, to) for TID range scans; to = null means to the end. */
+  blocks?: { from: number; to: number | null };
+  /** A condition on the table's rows as `alias` (a hypertable's time slice). */
+  where?: (alias: string) => string;
+}
+
+/** Relations under this many blocks are one part. */
+const SPLIT_MIN_BLOCKS = 2048;
+/** At most this many time slices per hypertable (each one a query). */
+const MAX_SLICES = 16;
+
+const byBlocks = (blocks: number, workers: number, only?: string): FingerprintPart[] => {
+  const parts = blocks > SPLIT_MIN_BLOCKS ? workers : 1;
+  const step = Math.ceil(blocks / parts);
+  return Array.from({ length: parts }, (_, i) => ({ ...(only ? { only } : {}), blocks: { from: i * step, to: i === parts - 1 ? null : (i + 1) * step } }));
+};
+
+/**
+ * `byRelation`: descendants may be read alone. Only for row hashes that name
+ * their columns: a whole-row hash (legacy algos) of a child read alone sees
+ * the child's own row type.
+ */
+export async function fingerprintParts(client: pg.ClientBase, table: TableName, workers: number, byRelation: boolean): Promise<FingerprintPart[]> {
+  // A time dimension whose type the chunk bounds do not cast to (a partitioning function's) is one part.
+  const slices = await hypertableSlices(client, table).catch(() => [{}]);
+  if (slices) return slices;
+  const { rows } = await client.query<{ schema: string; name: string; kind: string; blocks: string; rls: boolean; readable: boolean }>(
+    `WITH RECURSIVE tree(oid) AS (
+       SELECT to_regclass($1)::oid
+       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid
+     )
+     SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind,
+            (pg_relation_size(c.oid) / current_setting('block_size')::int)::text AS blocks,
+            c.relrowsecurity AS rls, has_table_privilege(c.oid, 'SELECT') AS readable
+       FROM tree JOIN pg_class c ON c.oid = tree.oid JOIN pg_namespace n ON n.oid = c.relnamespace`,
+    [qualify(table)],
+  );
+  const self = rows[0];
+  if (rows.length <= 1 || !self || !byRelation) return byBlocks(Number(self?.blocks ?? 0), workers);
+  // Through the table, its own privileges and policies apply; a descendant read alone has its own.
+  if (rows.some((r) => r.rls || !r.readable)) return byBlocks(Number(self.blocks), workers);
+  return rows.flatMap((r) => {
+    const only = qualify({ schema: r.schema, name: r.name });
+    if (r.kind === 'r') return byBlocks(Number(r.blocks), workers, only);
+    if (r.kind === 'f') return [{ only }];
+    return []; // a partitioned table holds no rows of its own
+  });
+}
+
+/**
+ * A TimescaleDB hypertable cut along its time dimension at chunk bounds:
+ * (−∞, b1), [b1, b2), …, [bn, ∞), NULLs in the first. Each slice reads its
+ * chunks through the hypertable, so compressed chunks decompress as in any
+ * query. Undefined when the table is not a hypertable.
+ */
+async function hypertableSlices(client: pg.ClientBase, table: TableName): Promise<FingerprintPart[] | undefined> {
+  const ext = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`);
+  if (!ext.rowCount) return undefined;
+  const dim = await client.query<{ column: string; type: string }>(
+    `SELECT column_name::text AS column, column_type::text AS type FROM timescaledb_information.dimensions
+      WHERE hypertable_schema = $1 AND hypertable_name = $2 AND dimension_number = 1`,
+    [table.schema, table.name],
+  );
+  const time = dim.rows[0];
+  if (!time) return undefined;
+  const { rows } = await client.query<{ bound: string }>(
+    `SELECT DISTINCT coalesce(range_start::text, range_start_integer::text) AS bound FROM timescaledb_information.chunks
+      WHERE hypertable_schema = $1 AND hypertable_name = $2 AND coalesce(range_start::text, range_start_integer::text) IS NOT NULL`,
+    [table.schema, table.name],
+  );
+  // The bounds' order as the column's type has it; the lowest starts the first slice anyway.
+  const typed = (bound: string) => `'${bound.replace(/'/g, "''")}'::${time.type}`;
+  const sorted = await client.query<{ bound: string }>(
+    `SELECT b AS bound FROM unnest($1::text[]) AS b ORDER BY b::${time.type}`,
+    [rows.map((r) => r.bound)],
+  );
+  const all = sorted.rows.map((r) => r.bound).slice(1);
+  const step = Math.max(1, Math.ceil((all.length + 1) / MAX_SLICES));
+  const bounds = all.filter((_, i) => (i + 1) % step === 0);
+  if (bounds.length === 0) return [{}];
+  const column = (alias: string) => `${alias}.${quoteIdent(time.column)}`;
+  return [
+    { where: (alias: string) => `(${column(alias)} < ${typed(bounds[0]!)} OR ${column(alias)} IS NULL)` },
+    ...bounds.map((lo, i) => ({ where: (alias: string) => `${column(alias)} >= ${typed(lo)}${bounds[i + 1] ? ` AND ${column(alias)} < ${typed(bounds[i + 1]!)}` : ''}` })),
+  ];
+}
