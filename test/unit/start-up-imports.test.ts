@@ -28,7 +28,7 @@ async function loadsZx(argv: string[]): Promise<{ zx: boolean; code: number }> {
 
 describe('start-up cost: zx (0.2–0.4 s to import) loads only where a runbook needs it', () => {
   it('runbooks take zx from engine/shell only, so its command log always reaches the audit log', () => {
-    const direct = runbookFiles.filter((f) => /from 'zx'/.test(fs.readFileSync(path.join(projectRoot, 'runbooks', f), 'utf8').replace(/import type [^;]+;/g, '')));
+    const direct = runbookFiles.filter((f) => /from 'zx(\/[^']*)?'/.test(fs.readFileSync(path.join(projectRoot, 'runbooks', f), 'utf8').replace(/import type [^;]+;/g, '')));
     expect(direct).toEqual([path.join('engine', 'shell.ts')]);
   });
 
