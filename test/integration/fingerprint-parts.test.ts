@@ -31,6 +31,13 @@ beforeAll(async () => {
     `CREATE TABLE "Odd Schema"."int time" ("t ick" bigint NOT NULL, v text)`,
     `SELECT create_hypertable('"Odd Schema"."int time"', 't ick', chunk_time_interval => 100)`,
     `INSERT INTO "Odd Schema"."int time" SELECT g, 'v' || g FROM generate_series(-250, 999, 50) g`,
+    // timestamp without time zone and date time columns: chunk bounds are reported as timestamptz.
+    `CREATE TABLE local_ts (at timestamp NOT NULL, v int)`,
+    `SELECT create_hypertable('local_ts', 'at', chunk_time_interval => interval '6 hours')`,
+    `INSERT INTO local_ts SELECT timestamp '2025-03-30 00:00' + g * interval '17 minutes', g FROM generate_series(0, 500) g`,
+    `CREATE TABLE by_day (d date NOT NULL, v int)`,
+    `SELECT create_hypertable('by_day', 'd', chunk_time_interval => interval '7 days')`,
+    `INSERT INTO by_day SELECT date '2024-12-25' + g, g FROM generate_series(0, 120) g`,
     // A big plain parent with a child of its own column order and an extra column.
     `CREATE TABLE big_parent (id int, note text)`,
     `CREATE TABLE big_child (extra text, note text, id int)`,
@@ -64,6 +71,7 @@ describe('verification parts add up to the whole table', () => {
     const slices = (await parts({ schema: 'public', name: 'tick_data' })).length;
     expect(slices).toBeGreaterThanOrEqual(8);
     expect(slices).toBeLessThanOrEqual(16);
+    for (const name of ['local_ts', 'by_day']) expect((await parts({ schema: 'public', name })).length).toBeGreaterThan(5);
     expect((await parts({ schema: 'Odd Schema', name: 'int time' })).length).toBeGreaterThan(5);
     expect((await parts({ schema: 'public', name: 'big_parent' })).filter((p) => p.only).length).toBeGreaterThanOrEqual(3);
     // A whole-row (legacy) hash must not read a child alone: its row type differs.
