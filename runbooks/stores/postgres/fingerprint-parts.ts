@@ -20,11 +20,13 @@ export interface FingerprintPart {
 
 /** Relations under this many blocks are one part. */
 const SPLIT_MIN_BLOCKS = 2048;
+/** Parts are at most this many blocks (256 MiB), so no part keeps one session busy for long. */
+const MAX_PART_BLOCKS = 32768;
 /** At most this many time slices per hypertable (each one a query). */
 const MAX_SLICES = 16;
 
 const byBlocks = (blocks: number, workers: number, only?: string): FingerprintPart[] => {
-  const parts = blocks > SPLIT_MIN_BLOCKS ? workers : 1;
+  const parts = blocks > SPLIT_MIN_BLOCKS ? Math.max(workers, Math.ceil(blocks / MAX_PART_BLOCKS)) : 1;
   const step = Math.ceil(blocks / parts);
   return Array.from({ length: parts }, (_, i) => ({ ...(only ? { only } : {}), blocks: { from: i * step, to: i === parts - 1 ? null : (i + 1) * step } }));
 };
@@ -61,13 +63,22 @@ export async function fingerprintParts(client: pg.ClientBase, table: TableName, 
   });
 }
 
+/** A hypertable's time dimension and the bounds its slices start at (the first slice starts at −∞). */
+export interface TimeSlices {
+  column: string;
+  /** The column's type, as SQL. */
+  type: string;
+  /** Ascending; slice 0 is (−∞, bounds[0]), slice i is [bounds[i-1], bounds[i]). */
+  bounds: string[];
+}
+
 /**
  * A TimescaleDB hypertable cut along its time dimension at chunk bounds:
  * (−∞, b1), [b1, b2), …, [bn, ∞), NULLs in the first. Each slice reads its
  * chunks through the hypertable, so compressed chunks decompress as in any
  * query. Undefined when the table is not a hypertable.
  */
-async function hypertableSlices(client: pg.ClientBase, table: TableName): Promise<FingerprintPart[] | undefined> {
+export async function timeSlices(client: pg.ClientBase, table: TableName): Promise<TimeSlices | undefined> {
   const ext = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`);
   if (!ext.rowCount) return undefined;
   const dim = await client.query<{ column: string; type: string }>(
@@ -77,24 +88,33 @@ async function hypertableSlices(client: pg.ClientBase, table: TableName): Promis
   );
   const time = dim.rows[0];
   if (!time) return undefined;
+  // Chunk starts in the column's own order; the lowest starts the first slice anyway.
   const { rows } = await client.query<{ bound: string }>(
-    `SELECT DISTINCT coalesce(range_start::text, range_start_integer::text) AS bound FROM timescaledb_information.chunks
-      WHERE hypertable_schema = $1 AND hypertable_name = $2 AND coalesce(range_start::text, range_start_integer::text) IS NOT NULL`,
+    `SELECT bound FROM (
+       SELECT DISTINCT coalesce(range_start::text, range_start_integer::text) AS bound FROM timescaledb_information.chunks
+        WHERE hypertable_schema = $1 AND hypertable_name = $2
+     ) b WHERE bound IS NOT NULL ORDER BY bound::${time.type}`,
     [table.schema, table.name],
   );
-  // The bounds' order as the column's type has it; the lowest starts the first slice anyway.
-  const typed = (bound: string) => `'${bound.replace(/'/g, "''")}'::${time.type}`;
-  const sorted = await client.query<{ bound: string }>(
-    `SELECT b AS bound FROM unnest($1::text[]) AS b ORDER BY b::${time.type}`,
-    [rows.map((r) => r.bound)],
-  );
-  const all = sorted.rows.map((r) => r.bound).slice(1);
+  const all = rows.map((r) => r.bound).slice(1);
   const step = Math.max(1, Math.ceil((all.length + 1) / MAX_SLICES));
-  const bounds = all.filter((_, i) => (i + 1) % step === 0);
-  if (bounds.length === 0) return [{}];
-  const column = (alias: string) => `${alias}.${quoteIdent(time.column)}`;
-  return [
-    { where: (alias: string) => `(${column(alias)} < ${typed(bounds[0]!)} OR ${column(alias)} IS NULL)` },
-    ...bounds.map((lo, i) => ({ where: (alias: string) => `${column(alias)} >= ${typed(lo)}${bounds[i + 1] ? ` AND ${column(alias)} < ${typed(bounds[i + 1]!)}` : ''}` })),
-  ];
+  return { ...time, bounds: all.filter((_, i) => (i + 1) % step === 0) };
+}
+
+/** The literal of a bound, typed as the time column. */
+export const typedBound = (slices: TimeSlices, bound: string): string => `'${bound.replace(/'/g, "''")}'::${slices.type}`;
+
+/** The part that reads slice i. */
+export function slicePart(slices: TimeSlices, i: number): FingerprintPart {
+  const { bounds } = slices;
+  if (bounds.length === 0) return {};
+  const column = (alias: string) => `${alias}.${quoteIdent(slices.column)}`;
+  if (i === 0) return { where: (alias) => `(${column(alias)} < ${typedBound(slices, bounds[0]!)} OR ${column(alias)} IS NULL)` };
+  const lo = typedBound(slices, bounds[i - 1]!);
+  return { where: (alias) => `${column(alias)} >= ${lo}${i < bounds.length ? ` AND ${column(alias)} < ${typedBound(slices, bounds[i]!)}` : ''}` };
+}
+
+async function hypertableSlices(client: pg.ClientBase, table: TableName): Promise<FingerprintPart[] | undefined> {
+  const slices = await timeSlices(client, table);
+  return slices && Array.from({ length: slices.bounds.length + 1 }, (_, i) => slicePart(slices, i));
 }

@@ -146,32 +146,41 @@ export function combinedHash(fingerprints: TableFingerprint[]): string {
   return crypto.createHash('sha256').update(lines.join('\n')).digest('hex');
 }
 
-/**
- * Fingerprints of many tables on `workers` connections, each with a given
- * algo. Tables are cut into parts (fingerprint-parts.ts: block ranges,
- * partitions and children, a hypertable's time slices) so one big table
- * uses every core; the order-free sum makes the parts add up.
- */
-export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, tables: { table: TableName; algo: RowHashAlgo }[], workers = 2): Promise<TableFingerprint[]> {
-  const first = await connectTo();
-  const shapes = new Map<string, TableShape>();
-  const chunks: { shape: TableShape; algo: RowHashAlgo; part: FingerprintPart }[] = [];
+/** One part of a table to hash (fingerprint-parts.ts). */
+export interface PartJob {
+  shape: TableShape;
+  algo: RowHashAlgo;
+  part: FingerprintPart;
+}
+
+/** Row counts and hash sums per table label, added up part by part. */
+export type PartSums = Map<string, { rows: number; hash: bigint }>;
+
+/** Hash one part and add it to `sums`; a failure names the column. */
+export async function hashPart(client: pg.ClientBase, job: PartJob, sums: PartSums): Promise<void> {
+  const label = tableLabel(job.shape.table);
+  let part;
   try {
-    await first.query(NORMALISE_SESSION);
-    for (const { table, algo } of tables) {
-      const shape = await tableShape(first, table);
-      shapes.set(tableLabel(table), shape);
-      for (const part of await fingerprintParts(first, table, workers, algo === ROW_HASH_ALGO)) chunks.push({ shape, algo, part });
-    }
+    part = await runFingerprint(client, job.shape, { algo: job.algo, part: job.part });
   } catch (error) {
-    await first.end();
-    throw error;
+    throw await explainHashFailure(client, qualify(job.shape.table), label, job.shape.columns, error).catch(() => error);
   }
-  const sums = new Map<string, { rows: number; hash: bigint }>();
-  if (chunks.length === 0) await first.end();
-  // The shared pool: the first failed chunk cancels the others' scans; every connection is closed.
+  const acc = sums.get(label) ?? { rows: 0, hash: 0n };
+  sums.set(label, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
+}
+
+/**
+ * Hash parts on `workers` connections; `first` (already open) is the first
+ * worker's. The first failed part cancels the others' scans; every
+ * connection is closed.
+ */
+export async function hashParts(connectTo: () => Promise<pg.Client>, jobs: PartJob[], workers: number, sums: PartSums, first?: pg.Client): Promise<void> {
+  if (jobs.length === 0) {
+    await first?.end().catch(() => undefined);
+    return;
+  }
   const open = async (i: number) => {
-    const client = i === 0 ? first : await connectTo();
+    const client = i === 0 && first ? first : await connectTo();
     try {
       await client.query(NORMALISE_SESSION);
     } catch (error) {
@@ -182,24 +191,44 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
   };
   let opened = 0;
   try {
-    await runPool(chunks, { workers, open: (i) => (opened++, open(i)), ...pgWorker((c: pg.Client) => [c]) }, async (chunk, client) => {
-      const label = tableLabel(chunk.shape.table);
-      let part;
-      try {
-        part = await runFingerprint(client, chunk.shape, { algo: chunk.algo, part: chunk.part });
-      } catch (error) {
-        throw await explainHashFailure(client, qualify(chunk.shape.table), label, chunk.shape.columns, error).catch(() => error);
-      }
-      const acc = sums.get(label) ?? { rows: 0, hash: 0n };
-      sums.set(label, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
-    });
+    await runPool(jobs, { workers, open: (i) => (opened++, open(i)), ...pgWorker((c: pg.Client) => [c]) }, (job, client) => hashPart(client, job, sums));
   } finally {
-    if (opened === 0 && chunks.length > 0) await first.end().catch(() => undefined); // the pool stopped before worker 0 took it
+    if (opened === 0) await first?.end().catch(() => undefined); // the pool stopped before worker 0 took it
   }
+}
+
+/** The fingerprints of `tables`, in order, from their summed parts. */
+export function fingerprintsFromSums(tables: { table: TableName; algo: RowHashAlgo }[], shapes: Map<string, TableShape>, sums: PartSums): TableFingerprint[] {
   return tables.map(({ table, algo }) => {
     const s = sums.get(tableLabel(table)) ?? { rows: 0, hash: 0n };
     return { table: tableLabel(table), rows: s.rows, hash: s.hash.toString(), algo, ...(algo === ROW_HASH_ALGO ? { columns: columnList(shapes.get(tableLabel(table))!) } : {}) };
   });
+}
+
+/**
+ * Fingerprints of many tables on `workers` connections, each with a given
+ * algo. Tables are cut into parts (fingerprint-parts.ts: block ranges,
+ * partitions and children, a hypertable's time slices) so one big table
+ * uses every core; the order-free sum makes the parts add up.
+ */
+export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, tables: { table: TableName; algo: RowHashAlgo }[], workers = 2): Promise<TableFingerprint[]> {
+  const first = await connectTo();
+  const shapes = new Map<string, TableShape>();
+  const jobs: PartJob[] = [];
+  try {
+    await first.query(NORMALISE_SESSION);
+    for (const { table, algo } of tables) {
+      const shape = await tableShape(first, table);
+      shapes.set(tableLabel(table), shape);
+      for (const part of await fingerprintParts(first, table, workers, algo === ROW_HASH_ALGO)) jobs.push({ shape, algo, part });
+    }
+  } catch (error) {
+    await first.end();
+    throw error;
+  }
+  const sums: PartSums = new Map();
+  await hashParts(connectTo, jobs, workers, sums, first);
+  return fingerprintsFromSums(tables, shapes, sums);
 }
 
 /** Every user table's fingerprint, and one digest over them: "is this database as it was?". */

@@ -12,11 +12,13 @@ import { databaseName, libpqConnection, pgBin, withDatabase } from './binaries';
 import { connect, withClient } from './connect';
 import { fingerprintParallel, largeObjectsFingerprint, listTables, sequenceStates } from './fingerprint';
 import { serverInfo } from './server-info';
-import { tableLabel } from './sql';
+import { tableLabel, type TableName } from './sql';
+import { FingerprintWhileLoading, TABLE_DATA_DONE } from './fingerprint-while-loading';
+import type { RowHashAlgo } from '../../verify/row-hash';
 import { stopWithRun } from './children';
 import { bigTableData, listingWithout, splitLoad } from './split-load';
 import { runTool } from '../../engine/tool';
-import { RESTORE_ENTRY_DONE, TocProgress, tocEntryCount, withVerbose } from './toc-progress';
+import { onLogLine, RESTORE_ENTRY_DONE, TocProgress, tocEntryCount, withVerbose } from './toc-progress';
 import { readDatabaseCreation, readDatabaseProperties } from './database-properties';
 import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
 import { checkTimescaleVersion, describeInventory, TIMESCALE_CATALOG_DATA, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
@@ -93,12 +95,23 @@ function columnProblems(table: string, expected: { name: string; type: string }[
  * objects and sequences) with the manifest. Tables are matched by label, not
  * parsed from it: names may hold dots, spaces and quotes.
  */
-export async function verifyAgainstManifest(url: string, manifest: Manifest, workers = 2): Promise<{ tables: number; rows: number }> {
-  const problems: string[] = [];
+/** The manifest's tables that exist in the restored database, as tables to fingerprint. */
+async function tablesToVerify(url: string, manifest: Manifest): Promise<{ table: TableName; algo: RowHashAlgo }[]> {
   const existing = new Map((await withClient(url, (c) => listTables(c))).map((t) => [tableLabel(t), t]));
-  for (const expected of manifest.tables) if (!existing.has(expected.table)) problems.push(`${expected.table}: missing`);
-  const present = manifest.tables.filter((t) => existing.has(t.table));
-  const got = await fingerprintParallel(() => connect(url, 'restored database'), present.map((t) => ({ table: existing.get(t.table)!, algo: t.algo })), workers);
+  return manifest.tables.filter((t) => existing.has(t.table)).map((t) => ({ table: existing.get(t.table)!, algo: t.algo }));
+}
+
+/** Start hashing tables while their data loads (fingerprint-while-loading.ts); `listing`: the entries still to load. */
+export async function startVerifyingWhileLoading(url: string, manifest: Manifest, listing: string): Promise<FingerprintWhileLoading> {
+  return FingerprintWhileLoading.start(() => connect(url, 'restored database'), await tablesToVerify(url, manifest), listing);
+}
+
+export async function verifyAgainstManifest(url: string, manifest: Manifest, workers = 2, started?: FingerprintWhileLoading): Promise<{ tables: number; rows: number }> {
+  const problems: string[] = [];
+  const targets = await tablesToVerify(url, manifest);
+  const present = manifest.tables.filter((t) => targets.some((g) => tableLabel(g.table) === t.table));
+  for (const expected of manifest.tables) if (!present.includes(expected)) problems.push(`${expected.table}: missing`);
+  const got = started ? await started.finish(workers) : await fingerprintParallel(() => connect(url, 'restored database'), targets, workers);
   let rows = 0;
   got.forEach((g, i) => {
     const expected = present[i]!;
@@ -171,9 +184,21 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
 
   const { conninfo, env } = libpqConnection(restoreUrl);
   const commands = logicalRestoreCommands(manifest, { dumpDir, conninfo, jobs: opts.jobs, timescaleUpdate: Boolean(timescale.updateTo) });
+  // Between pre_restore and post_restore the database is in TimescaleDB's
+  // restoring mode; the verifying sessions alone leave it to read chunks.
+  const verifyUrl = timescale.createVersion ? withSessionOptions(restoreUrl, '-c timescaledb.restoring=off') : restoreUrl;
+  let verifying: FingerprintWhileLoading | undefined;
+  run.onCleanup(() => verifying?.abandon());
   const pgRestore = async (argv: string[], progress?: TocProgress) => {
     // Bulk-load settings for the restore sessions only; the result is verified afterwards.
     const child = stopWithRun(run, $({ env: { ...process.env, ...env, PGOPTIONS: '-c synchronous_commit=off -c maintenance_work_mem=512MB' } })`${progress ? withVerbose(argv) : argv}`);
+    if (verifying && progress) {
+      const loaded = verifying;
+      onLogLine(child, (line) => {
+        const done = TABLE_DATA_DONE.exec(line);
+        if (done) loaded.entryDone(Number(done[1]));
+      });
+    }
     await (progress ? progress.watch(child, RESTORE_ENTRY_DONE) : child);
   };
   const splitLoads: { entry: string; rows: number; pieces: number; notSplittable?: string }[] = [];
@@ -186,7 +211,6 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
       const listing = (await runTool(pgBin('pg_restore'), ['--list', dumpDir])).stdout;
       const catalog = timescale.createVersion ? listing.split('\n').filter((line) => TIMESCALE_CATALOG_DATA.test(line)) : [];
       const big = bigTableData(dumpDir, listing).filter((e) => !catalog.includes(e.line));
-      if (!catalog.length && !big.length) return pgRestore(command.argv, progress);
       fs.mkdirSync(staging, { recursive: true });
       const withList = (name: string, text: string, jobs?: number) => {
         fs.writeFileSync(path.join(staging, name), text);
@@ -194,12 +218,16 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
         return [...argv.slice(0, -1), `--use-list=${path.join(staging, name)}`, argv.at(-1)!];
       };
       if (catalog.length) await pgRestore(withList('catalog.list', `${catalog.join('\n')}\n`, 1), progress);
-      await pgRestore(withList('data.list', listingWithout(listing, [...catalog, ...big.map((e) => e.line)])), progress);
+      // Tables exist (and TimescaleDB's catalog is loaded): hash each as soon as its rows are in.
+      verifying = await startVerifyingWhileLoading(verifyUrl, manifest, listingWithout(listing, catalog));
+      if (!catalog.length && !big.length) await pgRestore(command.argv, progress);
+      else await pgRestore(withList('data.list', listingWithout(listing, [...catalog, ...big.map((e) => e.line)])), progress);
       for (const entry of big) {
         const loaded = await splitLoad(run, { dumpDir, entry, url: restoreUrl, sessions: opts.jobs, listFile: path.join(staging, `data-${entry.dumpId}.list`) });
         splitLoads.push({ entry: entry.line.replace(/^\d+; \d+ \d+ TABLE DATA /, ''), ...loaded });
         if (loaded.notSplittable) await pgRestore(withList(`data-${entry.dumpId}-whole.list`, `${entry.line}\n`, 1), progress);
         else progress?.add(1);
+        verifying.entryDone(entry.dumpId);
       }
     }
   };
@@ -220,14 +248,12 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
     if (splitLoads.length) step.record({ splitLoads });
   }, { detail: `${commands.length} commands` });
 
-  // Between pre_restore and post_restore the database is in TimescaleDB's
-  // restoring mode; the verifying sessions alone leave it to read chunks.
-  const verifyUrl = timescale.createVersion ? withSessionOptions(restoreUrl, '-c timescaledb.restoring=off') : restoreUrl;
   // Data is complete: check it while indexes and constraints build.
   const verified = await run.step(postData ? 'indexes and constraints ‖ verify row counts and content hashes' : 'verify row counts and content hashes', async (step) => {
     // Every worker hashes, even beside the index builds: with one table the
     // data section kept one core idle, and hashing (not hint bits) is the cost.
-    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, Math.max(2, opts.jobs)), postData ? withProgress(step, [postData], (progress) => execute(postData, progress)) : undefined]);
+    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, Math.max(2, opts.jobs), verifying), postData ? withProgress(step, [postData], (progress) => execute(postData, progress)) : undefined]);
+    if (verifying) step.record({ hashedWhileLoading: verifying.early });
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
   });

@@ -18,17 +18,24 @@ export async function tocEntryCount(dumpDir: string, section?: 'pre-data' | 'dat
   return list.stdout.split('\n').filter((line) => line.trim() !== '' && !line.startsWith(';')).length;
 }
 
-/** Call `onLine(count)` for each stderr line of a running tool that matches `pattern`. */
-export function countLogLines(child: ProcessPromise, pattern: RegExp, onLine: (count: number) => void): void {
+/** Call `onLine(line)` for each stderr line of a running tool. */
+export function onLogLine(child: ProcessPromise, onLine: (line: string) => void): void {
   const stderr = child.stderr;
   if (!stderr) return;
   let pending = '';
-  let count = 0;
   stderr.on('data', (chunk: Buffer) => {
     pending += chunk.toString('utf8');
     const lines = pending.split('\n');
     pending = lines.pop() ?? '';
-    for (const line of lines) if (pattern.test(line)) onLine(++count);
+    for (const line of lines) onLine(line);
+  });
+}
+
+/** Call `onLine(count)` for each stderr line of a running tool that matches `pattern`. */
+export function countLogLines(child: ProcessPromise, pattern: RegExp, onLine: (count: number) => void): void {
+  let count = 0;
+  onLogLine(child, (line) => {
+    if (pattern.test(line)) onLine(++count);
   });
 }
 

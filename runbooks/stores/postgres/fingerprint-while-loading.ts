@@ -1,0 +1,221 @@
+import type pg from 'pg';
+import { ROW_HASH_ALGO, type RowHashAlgo } from '../../verify/row-hash';
+import { fingerprintParts, slicePart, timeSlices, type FingerprintPart } from './fingerprint-parts';
+import { fingerprintsFromSums, hashPart, hashParts, tableShape, type PartJob, type PartSums, type TableFingerprint, type TableShape } from './fingerprint';
+import { NORMALISE_SESSION, qualify, tableLabel, type TableName } from './sql';
+
+/**
+ * A restore's verification that starts while the data still loads. A
+ * table, or one time slice of a hypertable, is hashed on one session beside
+ * the load as soon as every relation it reads has its data (pg_restore
+ * reported its TABLE DATA entry finished, or the split load ended); what is
+ * left is hashed on every session beside post-data. The sums are the same
+ * as fingerprintParallel's: each row is in exactly one part.
+ *
+ * Early hashing is only ever a head start. A unit whose relations cannot
+ * all be told apart in the dump's listing waits for the end of the load.
+ */
+
+const keyOf = (t: TableName) => `${t.schema}\u0000${t.name}`;
+
+interface Unit {
+  table: TableName;
+  algo: RowHashAlgo;
+  shape: TableShape;
+  /** A hypertable's time slice; undefined: the whole table. */
+  slice?: FingerprintPart;
+  /** Relations (keys) whose data must be loaded first. */
+  needs: Set<string>;
+  /** Planned once its data is in (block ranges need the loaded size); hashed ones are removed. */
+  parts?: FingerprintPart[];
+  hashed: boolean;
+}
+
+const TABLE_DATA = /^(\d+); \d+ \d+ TABLE DATA (.*)$/;
+/** pg_restore -j's log line for a finished entry (PostgreSQL 15 wording). */
+export const TABLE_DATA_DONE = /^pg_restore: finished item (\d+) TABLE DATA /;
+
+export class FingerprintWhileLoading {
+  private readonly units: Unit[] = [];
+  private readonly shapes = new Map<string, TableShape>();
+  private readonly sums: PartSums = new Map();
+  /** Relation keys with a TABLE DATA entry still to load. */
+  private readonly pending = new Set<string>();
+  /** Dump id of each TABLE DATA entry → its relation key. */
+  private readonly entries = new Map<number, string>();
+  /** The listing named a TABLE DATA entry whose relation is not known for sure: nothing is hashed early. */
+  private unsure = false;
+  private stopped = false;
+  private closed = false;
+  private wake: (() => void) | undefined;
+  private idle: (() => void)[] = [];
+  private loop: Promise<void> | undefined;
+  /** Hashed during the load: parts and rows (reported). */
+  readonly early = { parts: 0, rows: 0 };
+
+  private constructor(
+    private readonly connectTo: () => Promise<pg.Client>,
+    private readonly tables: { table: TableName; algo: RowHashAlgo }[],
+    private readonly client: pg.Client,
+  ) {}
+
+  /** Plan (the tables exist, TimescaleDB's catalog is loaded) and start hashing what is ready. */
+  static async start(connectTo: () => Promise<pg.Client>, tables: { table: TableName; algo: RowHashAlgo }[], listing: string): Promise<FingerprintWhileLoading> {
+    const client = await connectTo();
+    const self = new FingerprintWhileLoading(connectTo, tables, client);
+    try {
+      await client.query(NORMALISE_SESSION);
+      await self.plan(listing);
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    self.loop = self.run();
+    return self;
+  }
+
+  /** pg_restore finished this entry (or the split load loaded it). */
+  entryDone(dumpId: number): void {
+    const key = this.entries.get(dumpId);
+    if (key === undefined) return;
+    this.pending.delete(key);
+    this.wake?.();
+  }
+
+  /** Resolves once everything ready so far is hashed (tests). */
+  whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idle.push(resolve);
+      this.wake?.();
+    });
+  }
+
+  /** Stop hashing beside the load, hash the rest on `workers` sessions, and return every table's fingerprint. */
+  async finish(workers: number): Promise<TableFingerprint[]> {
+    await this.stop();
+    const jobs: PartJob[] = [];
+    try {
+      for (const unit of this.units.filter((u) => !u.hashed)) {
+        for (const part of unit.parts ?? (await this.partsOf(unit, workers))) jobs.push({ shape: unit.shape, algo: unit.algo, part });
+      }
+    } catch (error) {
+      await this.abandon();
+      throw error;
+    }
+    this.closed = true; // hashParts closes it
+    await hashParts(this.connectTo, jobs, workers, this.sums, this.client);
+    return fingerprintsFromSums(this.tables, this.shapes, this.sums);
+  }
+
+  /** The restore failed: stop and close. */
+  async abandon(): Promise<void> {
+    await this.stop();
+    if (this.closed) return;
+    this.closed = true;
+    await this.client.end().catch(() => undefined);
+  }
+
+  private async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.loop;
+    for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  private async plan(listing: string): Promise<void> {
+    const { rows: known } = await this.client.query<{ schema: string; name: string }>(
+      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'f')`,
+    );
+    // "schema name owner": names may hold spaces, so an entry counts only when exactly one relation fits it.
+    for (const line of listing.split('\n')) {
+      const m = TABLE_DATA.exec(line);
+      if (!m) continue;
+      const fits = known.filter((r) => m[2]!.startsWith(`${r.schema} ${r.name} `));
+      if (fits.length !== 1) {
+        this.unsure = true;
+        continue;
+      }
+      const key = keyOf(fits[0]!);
+      this.entries.set(Number(m[1]), key);
+      this.pending.add(key);
+    }
+    for (const { table, algo } of this.tables) {
+      const shape = await tableShape(this.client, table);
+      this.shapes.set(tableLabel(table), shape);
+      const slices = await this.sliceUnits(table, algo, shape).catch(() => undefined);
+      if (slices) this.units.push(...slices);
+      else this.units.push({ table, algo, shape, needs: await this.family(table), hashed: false });
+    }
+  }
+
+  /** The table and its descendants (partitions, inheritance children, chunks). */
+  private async family(table: TableName): Promise<Set<string>> {
+    const { rows } = await this.client.query<{ schema: string; name: string }>(
+      `WITH RECURSIVE tree(oid) AS (SELECT to_regclass($1)::oid UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid)
+       SELECT n.nspname AS schema, c.relname AS name FROM tree JOIN pg_class c ON c.oid = tree.oid JOIN pg_namespace n ON n.oid = c.relnamespace`,
+      [qualify(table)],
+    );
+    return new Set(rows.map(keyOf));
+  }
+
+  /** A hypertable's slices, each needing the hypertable, its chunks starting in the slice and their compressed tables. */
+  private async sliceUnits(table: TableName, algo: RowHashAlgo, shape: TableShape): Promise<Unit[] | undefined> {
+    const slices = await timeSlices(this.client, table);
+    if (!slices) return undefined;
+    const { rows } = await this.client.query<{ slice: number; schema: string; name: string; cschema: string | null; cname: string | null }>(
+      `SELECT (SELECT count(*)::int FROM unnest($3::text[]) b WHERE b::${slices.type} <= coalesce(ch.range_start::text, ch.range_start_integer::text)::${slices.type}) AS slice,
+              ch.chunk_schema::text AS schema, ch.chunk_name::text AS name, cc.schema_name::text AS cschema, cc.table_name::text AS cname
+         FROM timescaledb_information.chunks ch
+         JOIN _timescaledb_catalog.chunk c ON c.schema_name = ch.chunk_schema AND c.table_name = ch.chunk_name
+         LEFT JOIN _timescaledb_catalog.chunk cc ON cc.id = c.compressed_chunk_id
+        WHERE ch.hypertable_schema = $1 AND ch.hypertable_name = $2`,
+      [table.schema, table.name, slices.bounds],
+    );
+    const units: Unit[] = Array.from({ length: slices.bounds.length + 1 }, (_, i) => ({ table, algo, shape, slice: slicePart(slices, i), needs: new Set([keyOf(table)]), hashed: false }));
+    for (const r of rows) {
+      const needs = units[r.slice]?.needs;
+      if (!needs) return undefined;
+      needs.add(keyOf(r));
+      if (r.cschema && r.cname) needs.add(keyOf({ schema: r.cschema, name: r.cname }));
+    }
+    return units;
+  }
+
+  /** A slice is one part; a table is cut as fingerprintParallel cuts it. */
+  private async partsOf(unit: Unit, workers: number): Promise<FingerprintPart[]> {
+    return unit.slice ? [unit.slice] : fingerprintParts(this.client, unit.table, workers, unit.algo === ROW_HASH_ALGO);
+  }
+
+  private ready(skip: Set<Unit>): Unit | undefined {
+    if (this.unsure) return undefined;
+    return this.units.find((u) => !u.hashed && !skip.has(u) && [...u.needs].every((key) => !this.pending.has(key)));
+  }
+
+  /** One session hashes ready units until the load ends; a failed unit is left for finish(), which names the cause. */
+  private async run(): Promise<void> {
+    const failed = new Set<Unit>();
+    while (!this.stopped) {
+      const unit = this.ready(failed);
+      if (!unit) {
+        for (const resolve of this.idle.splice(0)) resolve();
+        await new Promise<void>((resolve) => (this.wake = resolve));
+        this.wake = undefined;
+        continue;
+      }
+      // Part by part, so that when the load ends the rest of a big table goes to every session.
+      try {
+        unit.parts ??= await this.partsOf(unit, 2);
+        while (unit.parts.length && !this.stopped) {
+          const before = this.sums.get(tableLabel(unit.table))?.rows ?? 0;
+          await hashPart(this.client, { shape: unit.shape, algo: unit.algo, part: unit.parts[0]! }, this.sums);
+          unit.parts.shift();
+          this.early.parts++;
+          this.early.rows += (this.sums.get(tableLabel(unit.table))?.rows ?? 0) - before;
+        }
+        unit.hashed = unit.parts.length === 0;
+      } catch {
+        failed.add(unit);
+      }
+    }
+  }
+}
