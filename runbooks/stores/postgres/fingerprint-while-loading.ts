@@ -26,6 +26,8 @@ interface Unit {
   slice?: FingerprintPart;
   /** Relations (keys) whose data must be loaded first. */
   needs: Set<string>;
+  /** How many of them are still loading. */
+  waiting?: number;
   /** Planned once its data is in (block ranges need the loaded size); hashed ones are removed. */
   parts?: FingerprintPart[];
   hashed: boolean;
@@ -35,12 +37,31 @@ const TABLE_DATA = /^(\d+); \d+ \d+ TABLE DATA (.*)$/;
 /** pg_restore -j's log line for a finished entry (PostgreSQL 15 wording). */
 export const TABLE_DATA_DONE = /^pg_restore: finished item (\d+) TABLE DATA /;
 
+/**
+ * The known relations (keys) that a listing's "schema name owner" can name.
+ * Names may hold spaces, so every split at two spaces is tried; an entry
+ * counts only when exactly one fits.
+ */
+function relationsFitting(rest: string, known: Set<string>): string[] {
+  const spaces = [...rest.matchAll(/ /g)].map((m) => m.index!);
+  const fits = new Set<string>();
+  for (const [i, a] of spaces.entries()) {
+    for (const b of spaces.slice(i + 1)) {
+      const key = keyOf({ schema: rest.slice(0, a), name: rest.slice(a + 1, b) });
+      if (known.has(key)) fits.add(key);
+    }
+  }
+  return [...fits];
+}
+
 export class FingerprintWhileLoading {
   private readonly units: Unit[] = [];
   private readonly shapes = new Map<string, TableShape>();
   private readonly sums: PartSums = new Map();
   /** Relation keys with a TABLE DATA entry still to load. */
   private readonly pending = new Set<string>();
+  /** Relation key → the units that need it. */
+  private readonly neededBy = new Map<string, Unit[]>();
   /** Dump id of each TABLE DATA entry → its relation key. */
   private readonly entries = new Map<number, string>();
   /** The listing named a TABLE DATA entry whose relation is not known for sure: nothing is hashed early. */
@@ -65,20 +86,21 @@ export class FingerprintWhileLoading {
     const self = new FingerprintWhileLoading(connectTo, tables, client);
     try {
       await client.query(NORMALISE_SESSION);
-      await self.plan(listing);
+      await self.readListing(listing);
     } catch (error) {
       await client.end().catch(() => undefined);
       throw error;
     }
-    self.loop = self.run();
+    // Planning queries every table: it runs beside the load, not before it.
+    self.loop = self.planUnits().then(() => self.run());
     return self;
   }
 
   /** pg_restore finished this entry (or the split load loaded it). */
   entryDone(dumpId: number): void {
     const key = this.entries.get(dumpId);
-    if (key === undefined) return;
-    this.pending.delete(key);
+    if (key === undefined || !this.pending.delete(key)) return;
+    for (const unit of this.neededBy.get(key) ?? []) unit.waiting!--;
     this.wake?.();
   }
 
@@ -92,9 +114,9 @@ export class FingerprintWhileLoading {
 
   /** Stop hashing beside the load, hash the rest on `workers` sessions, and return every table's fingerprint. */
   async finish(workers: number): Promise<TableFingerprint[]> {
-    await this.stop();
     const jobs: PartJob[] = [];
     try {
+      await this.stop();
       for (const unit of this.units.filter((u) => !u.hashed)) {
         for (const part of unit.parts ?? (await this.partsOf(unit, workers))) jobs.push({ shape: unit.shape, algo: unit.algo, part });
       }
@@ -109,42 +131,58 @@ export class FingerprintWhileLoading {
 
   /** The restore failed: stop and close. */
   async abandon(): Promise<void> {
-    await this.stop();
+    await this.stop().catch(() => undefined);
     if (this.closed) return;
     this.closed = true;
     await this.client.end().catch(() => undefined);
   }
 
+  /** Stop hashing; throws what planning failed with (the verification cannot go on without it). */
   private async stop(): Promise<void> {
     this.stopped = true;
     this.wake?.();
-    await this.loop;
-    for (const resolve of this.idle.splice(0)) resolve();
+    try {
+      await this.loop;
+    } finally {
+      for (const resolve of this.idle.splice(0)) resolve();
+    }
   }
 
-  private async plan(listing: string): Promise<void> {
-    const { rows: known } = await this.client.query<{ schema: string; name: string }>(
+  /** Tie each TABLE DATA entry still to load to its relation. */
+  private async readListing(listing: string): Promise<void> {
+    const { rows } = await this.client.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'f')`,
     );
-    // "schema name owner": names may hold spaces, so an entry counts only when exactly one relation fits it.
+    const known = new Set(rows.map(keyOf));
     for (const line of listing.split('\n')) {
       const m = TABLE_DATA.exec(line);
       if (!m) continue;
-      const fits = known.filter((r) => m[2]!.startsWith(`${r.schema} ${r.name} `));
+      const fits = relationsFitting(m[2]!, known);
       if (fits.length !== 1) {
         this.unsure = true;
         continue;
       }
-      const key = keyOf(fits[0]!);
-      this.entries.set(Number(m[1]), key);
-      this.pending.add(key);
+      this.entries.set(Number(m[1]), fits[0]!);
+      this.pending.add(fits[0]!);
     }
+  }
+
+  /** Each table's units and what they wait for. */
+  private async planUnits(): Promise<void> {
     for (const { table, algo } of this.tables) {
       const shape = await tableShape(this.client, table);
       this.shapes.set(tableLabel(table), shape);
       const slices = await this.sliceUnits(table, algo, shape).catch(() => undefined);
       if (slices) this.units.push(...slices);
       else this.units.push({ table, algo, shape, needs: await this.family(table), hashed: false });
+    }
+    for (const unit of this.units) {
+      unit.waiting = 0;
+      for (const key of unit.needs) {
+        if (!this.pending.has(key)) continue;
+        unit.waiting++;
+        this.neededBy.set(key, [...(this.neededBy.get(key) ?? []), unit]);
+      }
     }
   }
 
@@ -188,7 +226,7 @@ export class FingerprintWhileLoading {
 
   private ready(skip: Set<Unit>): Unit | undefined {
     if (this.unsure) return undefined;
-    return this.units.find((u) => !u.hashed && !skip.has(u) && [...u.needs].every((key) => !this.pending.has(key)));
+    return this.units.find((u) => !u.hashed && !skip.has(u) && u.waiting === 0);
   }
 
   /** One session hashes ready units until the load ends; a failed unit is left for finish(), which names the cause. */
