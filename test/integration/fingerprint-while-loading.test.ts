@@ -103,6 +103,16 @@ describe('hashing while the data loads', () => {
     expect(got[0]!.rows).toBe(7);
   });
 
+  it('finish() right as a big table\'s entry is done: the part in flight ends beside the others, each part counted once', async () => {
+    const big: TableName = { schema: 'public', name: 'big' };
+    await query(db, "CREATE TABLE big AS SELECT g AS id, repeat('x', 120) AS pad FROM generate_series(1, 200000) g");
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: big, algo: 'named' }], line(400, 'public', 'big'));
+    v.entryDone(400);
+    const [got] = await v.finish(2);
+    expect(got).toEqual(await whole(big));
+    expect(got!.rows).toBe(200000);
+  });
+
   it('abandon() after a failed restore closes its session', async () => {
     const app = 'wload-abandon';
     const sessions = async () => Number((await query<{ n: string }>(db, 'SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = $1', [app]))[0]!.n);

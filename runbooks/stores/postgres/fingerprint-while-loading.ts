@@ -54,6 +54,10 @@ function relationsFitting(rest: string, known: Set<string>): string[] {
   return [...fits];
 }
 
+/** A slice is one part; a table is cut as fingerprintParallel cuts it. */
+const partsOf = (client: pg.ClientBase, unit: Unit, workers: number): Promise<FingerprintPart[]> =>
+  unit.slice ? Promise.resolve([unit.slice]) : fingerprintParts(client, unit.table, workers, unit.algo === ROW_HASH_ALGO);
+
 export class FingerprintWhileLoading {
   private readonly units: Unit[] = [];
   private readonly shapes = new Map<string, TableShape>();
@@ -71,6 +75,9 @@ export class FingerprintWhileLoading {
   private wake: (() => void) | undefined;
   private idle: (() => void)[] = [];
   private loop: Promise<void> | undefined;
+  private planned: Promise<void> | undefined;
+  /** Parts this session failed on: hashed again by finish(), which reports the cause. */
+  private readonly retry: PartJob[] = [];
   /** Hashed during the load: parts and rows (reported). */
   readonly early = { parts: 0, rows: 0 };
 
@@ -92,7 +99,8 @@ export class FingerprintWhileLoading {
       throw error;
     }
     // Planning queries every table: it runs beside the load, not before it.
-    self.loop = self.planUnits().then(() => self.run());
+    self.planned = self.planUnits();
+    self.loop = self.planned.then(() => self.run());
     return self;
   }
 
@@ -112,20 +120,36 @@ export class FingerprintWhileLoading {
     });
   }
 
-  /** Stop hashing beside the load, hash the rest on `workers` sessions, and return every table's fingerprint. */
+  /**
+   * Stop hashing beside the load and hash the rest on `workers` sessions of
+   * their own, without waiting for the part this session is on: it ends
+   * beside them. Returns every table's fingerprint.
+   */
   async finish(workers: number): Promise<TableFingerprint[]> {
+    this.stopped = true;
+    this.wake?.();
     const jobs: PartJob[] = [];
+    let planner: pg.Client | undefined;
     try {
-      await this.stop();
+      await this.planned;
+      planner = await this.connectTo();
+      await planner.query(NORMALISE_SESSION);
       for (const unit of this.units.filter((u) => !u.hashed)) {
-        for (const part of unit.parts ?? (await this.partsOf(unit, workers))) jobs.push({ shape: unit.shape, algo: unit.algo, part });
+        for (const part of unit.parts ?? (await partsOf(planner, unit, workers))) jobs.push({ shape: unit.shape, algo: unit.algo, part });
       }
+      jobs.push(...this.retry.splice(0));
     } catch (error) {
+      await planner?.end().catch(() => undefined);
       await this.abandon();
       throw error;
     }
-    this.closed = true; // hashParts closes it
-    await hashParts(this.connectTo, jobs, workers, this.sums, this.client);
+    try {
+      await Promise.all([hashParts(this.connectTo, jobs, workers, this.sums, planner), this.loop]);
+      // A part this session failed on at the end: hashed again, so the failure names its column.
+      for (const job of this.retry.splice(0)) await hashPart(this.client, job, this.sums);
+    } finally {
+      await this.abandon();
+    }
     return fingerprintsFromSums(this.tables, this.shapes, this.sums);
   }
 
@@ -219,10 +243,6 @@ export class FingerprintWhileLoading {
     return units;
   }
 
-  /** A slice is one part; a table is cut as fingerprintParallel cuts it. */
-  private async partsOf(unit: Unit, workers: number): Promise<FingerprintPart[]> {
-    return unit.slice ? [unit.slice] : fingerprintParts(this.client, unit.table, workers, unit.algo === ROW_HASH_ALGO);
-  }
 
   private ready(skip: Set<Unit>): Unit | undefined {
     if (this.unsure) return undefined;
@@ -241,19 +261,27 @@ export class FingerprintWhileLoading {
         continue;
       }
       // Part by part, so that when the load ends the rest of a big table goes to every session.
+      // A part is taken out before it is hashed: finish() hands out only the parts not started.
       try {
-        unit.parts ??= await this.partsOf(unit, 2);
-        while (unit.parts.length && !this.stopped) {
-          const before = this.sums.get(tableLabel(unit.table))?.rows ?? 0;
-          await hashPart(this.client, { shape: unit.shape, algo: unit.algo, part: unit.parts[0]! }, this.sums);
-          unit.parts.shift();
-          this.early.parts++;
-          this.early.rows += (this.sums.get(tableLabel(unit.table))?.rows ?? 0) - before;
-        }
-        unit.hashed = unit.parts.length === 0;
+        unit.parts ??= await partsOf(this.client, unit, 2);
       } catch {
         failed.add(unit);
+        continue;
       }
+      while (unit.parts.length && !this.stopped) {
+        const job = { shape: unit.shape, algo: unit.algo, part: unit.parts.shift()! };
+        const before = this.sums.get(tableLabel(unit.table))?.rows ?? 0;
+        try {
+          await hashPart(this.client, job, this.sums);
+        } catch {
+          this.retry.push(job);
+          failed.add(unit);
+          break;
+        }
+        this.early.parts++;
+        this.early.rows += (this.sums.get(tableLabel(unit.table))?.rows ?? 0) - before;
+      }
+      unit.hashed = unit.parts.length === 0 && !failed.has(unit);
     }
   }
 }
