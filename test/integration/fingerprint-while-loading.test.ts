@@ -113,6 +113,12 @@ describe('hashing while the data loads', () => {
     expect(got!.rows).toBe(200000);
   });
 
+  it('a planning failure (a table gone) ends the early loop and is thrown by finish()', async () => {
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: { schema: 'public', name: 'gone' }, algo: 'named' }], '');
+    await v.whenIdle();
+    await expect(v.finish(2)).rejects.toThrow(/public\.gone: no such table/);
+  });
+
   it('abandon() after a failed restore closes its session', async () => {
     const app = 'wload-abandon';
     const sessions = async () => Number((await query<{ n: string }>(db, 'SELECT count(*)::text AS n FROM pg_stat_activity WHERE application_name = $1', [app]))[0]!.n);

@@ -62,8 +62,8 @@ export class FingerprintWhileLoading {
   private readonly units: Unit[] = [];
   private readonly shapes = new Map<string, TableShape>();
   private readonly sums: PartSums = new Map();
-  /** Relation keys with a TABLE DATA entry still to load. */
-  private readonly pending = new Set<string>();
+  /** Relation keys with TABLE DATA entries still to load, and how many. */
+  private readonly pending = new Map<string, number>();
   /** Relation key → the units that need it. */
   private readonly neededBy = new Map<string, Unit[]>();
   /** Dump id of each TABLE DATA entry → its relation key. */
@@ -101,23 +101,32 @@ export class FingerprintWhileLoading {
     // Planning queries every table: it runs beside the load, not before it.
     self.planned = self.planUnits();
     self.loop = self.planned.then(() => self.run());
+    self.loop.catch(() => undefined); // a planning failure is thrown by finish(), not left unhandled
     return self;
   }
 
   /** pg_restore finished this entry (or the split load loaded it). */
   entryDone(dumpId: number): void {
     const key = this.entries.get(dumpId);
-    if (key === undefined || !this.pending.delete(key)) return;
+    if (key === undefined || !this.entries.delete(dumpId)) return;
+    const left = (this.pending.get(key) ?? 1) - 1;
+    if (left > 0) {
+      this.pending.set(key, left);
+      return;
+    }
+    this.pending.delete(key);
     for (const unit of this.neededBy.get(key) ?? []) unit.waiting!--;
     this.wake?.();
   }
 
   /** Resolves once everything ready so far is hashed (tests). */
   whenIdle(): Promise<void> {
-    return new Promise((resolve) => {
+    const idle = new Promise<void>((resolve) => {
       this.idle.push(resolve);
       this.wake?.();
     });
+    // Or the loop has ended (planning failed, or stopped).
+    return Promise.race([idle, this.loop!.then(() => undefined, () => undefined)]);
   }
 
   /**
@@ -187,7 +196,7 @@ export class FingerprintWhileLoading {
         continue;
       }
       this.entries.set(Number(m[1]), fits[0]!);
-      this.pending.add(fits[0]!);
+      this.pending.set(fits[0]!, (this.pending.get(fits[0]!) ?? 0) + 1);
     }
   }
 
