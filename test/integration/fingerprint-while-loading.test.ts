@@ -113,6 +113,20 @@ describe('hashing while the data loads', () => {
     expect(got!.rows).toBe(200000);
   });
 
+  it('a relation named by two TABLE DATA entries is ready only when both are done', async () => {
+    const listing = [line(501, 'public', 'plain'), line(502, 'public', 'plain')].join('\n');
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: plain, algo: 'named' }], listing);
+    v.entryDone(501);
+    v.entryDone(501); // a repeated report counts once
+    await v.whenIdle();
+    expect(v.early.parts).toBe(0);
+    v.entryDone(502);
+    await v.whenIdle();
+    expect(v.early.parts).toBe(1);
+    const [got] = await v.finish(2);
+    expect(got).toEqual(await whole(plain));
+  });
+
   it('a planning failure (a table gone) ends the early loop and is thrown by finish()', async () => {
     const v = await FingerprintWhileLoading.start(connectTo, [{ table: { schema: 'public', name: 'gone' }, algo: 'named' }], '');
     await v.whenIdle();
