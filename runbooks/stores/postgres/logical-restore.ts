@@ -90,11 +90,6 @@ function columnProblems(table: string, expected: { name: string; type: string }[
   return problems;
 }
 
-/**
- * Compare every table's row count, columns and content hash (plus large
- * objects and sequences) with the manifest. Tables are matched by label, not
- * parsed from it: names may hold dots, spaces and quotes.
- */
 /** The manifest's tables that exist in the restored database, as tables to fingerprint. */
 async function tablesToVerify(url: string, manifest: Manifest): Promise<{ table: TableName; algo: RowHashAlgo }[]> {
   const existing = new Map((await withClient(url, (c) => listTables(c))).map((t) => [tableLabel(t), t]));
@@ -106,21 +101,28 @@ export async function startVerifyingWhileLoading(url: string, manifest: Manifest
   return FingerprintWhileLoading.start(() => connect(url, 'restored database'), await tablesToVerify(url, manifest), listing);
 }
 
+/**
+ * Compare every table's row count, columns and content hash (plus large
+ * objects and sequences) with the manifest. Tables are matched by label, not
+ * parsed from it: names may hold dots, spaces and quotes.
+ */
 export async function verifyAgainstManifest(url: string, manifest: Manifest, workers = 2, started?: FingerprintWhileLoading): Promise<{ tables: number; rows: number }> {
   const problems: string[] = [];
-  const targets = await tablesToVerify(url, manifest);
-  const present = manifest.tables.filter((t) => targets.some((g) => tableLabel(g.table) === t.table));
-  for (const expected of manifest.tables) if (!present.includes(expected)) problems.push(`${expected.table}: missing`);
-  const got = started ? await started.finish(workers) : await fingerprintParallel(() => connect(url, 'restored database'), targets, workers);
+  const got = started ? await started.finish(workers) : await fingerprintParallel(() => connect(url, 'restored database'), await tablesToVerify(url, manifest), workers);
+  const byLabel = new Map(got.map((g) => [g.table, g]));
   let rows = 0;
-  got.forEach((g, i) => {
-    const expected = present[i]!;
+  for (const expected of manifest.tables) {
+    const g = byLabel.get(expected.table);
+    if (!g) {
+      problems.push(`${expected.table}: missing`);
+      continue;
+    }
     rows += g.rows;
     const columns = expected.columns && g.columns ? columnProblems(expected.table, expected.columns, g.columns) : [];
     problems.push(...columns);
     if (g.rows !== expected.rows) problems.push(`${expected.table}: ${g.rows} rows, backup had ${expected.rows}`);
     else if (g.hash !== expected.hash && columns.length === 0) problems.push(`${expected.table}: content hash differs`);
-  });
+  }
   const details = manifest.details as { largeObjects?: { count: number; hash: string }; sequences?: Record<string, string | null> };
   if (details.largeObjects || details.sequences) {
     await withClient(url, async (c) => {
