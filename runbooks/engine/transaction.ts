@@ -34,5 +34,20 @@ export async function inTransaction<T>(client: pg.ClientBase, fn: () => Promise<
   }
 }
 
+/**
+ * inTransaction, tried again (up to attempts times) while the error matches retryOn: for a
+ * statement that loses a race to a writer that has since committed. Nested, the retry rolls
+ * back to its own savepoint only, so the caller's transaction stays intact.
+ */
+export async function inTransactionRetrying<T>(client: pg.ClientBase, fn: () => Promise<T>, retryOn: RegExp, attempts = 5): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await inTransaction(client, fn);
+    } catch (error) {
+      if (attempt >= attempts || !retryOn.test((error as Error).message)) throw error;
+    }
+  }
+}
+
 /** True while inTransaction has a transaction open on client. */
 export const inTransactionNow = (client: pg.ClientBase): boolean => (depth.get(client) ?? 0) > 0;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ConfigError, RefusedError, VerificationError } from '../../engine/errors';
+import { inTransactionRetrying } from '../../engine/transaction';
 import { withClient } from '../../stores/postgres/connect';
 import { canCreateTimescale } from '../../stores/postgres/timescale';
 import { compareTables } from '../../verify/compare';
@@ -173,7 +174,12 @@ const phases: Phase<Options>[] = [
       return { layout: 'hypertable', chunkInterval: CHUNK_INTERVAL, compressAfter: COMPRESS_AFTER, aggregates: AGGREGATES.map((a) => a.view), createdExtensions, defaultsNotCarried: notCarried };
     },
     async rollback(ctx) {
-      for (const a of [...AGGREGATES].reverse()) await ctx.target.query(`DROP MATERIALIZED VIEW IF EXISTS public.${a.view} CASCADE`);
+      // TimescaleDB's drop deletes the aggregate's refresh job and kills it if it runs (the policy
+      // starts at once); the dying job can delete a catalog row first ("tuple concurrently deleted").
+      // That job has committed by then, so the drop is tried again.
+      for (const a of [...AGGREGATES].reverse()) {
+        await inTransactionRetrying(ctx.target, () => ctx.target.query(`DROP MATERIALIZED VIEW IF EXISTS public.${a.view} CASCADE`), /tuple concurrently (deleted|updated)/);
+      }
       await ctx.target.query('DROP TABLE IF EXISTS public.tick_data, public.trades, public.users CASCADE');
       // timescaledb itself stays (empty): Timescale allows DROP EXTENSION only as the first command of a
       // fresh session, and this session has used it; dropping it here breaks every later statement.
