@@ -123,7 +123,12 @@ const add = (a: Counts, b: Counts): Counts => ({ transactions: a.transactions + 
 export async function drain(source: pg.ClientBase, target: pg.ClientBase, spec: CaptureSpec, opts: { upto?: string; batchRows?: number; onBatch?: (applied: Counts) => void; checkpoint?: (name: string) => void } = {}): Promise<DrainResult> {
   const upto = opts.upto ?? (await source.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
   const types = spec.routes ? new Map<string, string>() : await columnTypes(target, spec.target);
-  const routeTypes = spec.routes ? new Map(await Promise.all(spec.routes.map(async (r) => [relationKey(r.source), await columnTypes(target, r.target)] as const))) : undefined;
+  // One query at a time on the one target session (pg@9 refuses queued queries).
+  let routeTypes: Map<string, Map<string, string>> | undefined;
+  if (spec.routes) {
+    routeTypes = new Map();
+    for (const r of spec.routes) routeTypes.set(relationKey(r.source), await columnTypes(target, r.target));
+  }
   let applied = zeroCounts();
   let batches = 0;
   for (;;) {

@@ -102,7 +102,7 @@ export async function timeSlices(client: pg.ClientBase, table: TableName): Promi
 }
 
 /** The literal of a bound, typed as the time column. */
-export const typedBound = (slices: TimeSlices, bound: string): string => `'${bound.replace(/'/g, "''")}'::${slices.type}`;
+const typedBound = (slices: TimeSlices, bound: string): string => `'${bound.replace(/'/g, "''")}'::${slices.type}`;
 
 /** The part that reads slice i. */
 export function slicePart(slices: TimeSlices, i: number): FingerprintPart {

@@ -3,6 +3,7 @@ import { ROW_HASH_ALGO, type RowHashAlgo } from '../../verify/row-hash';
 import { fingerprintParts, slicePart, timeSlices, type FingerprintPart } from './fingerprint-parts';
 import { fingerprintsFromSums, hashPart, hashParts, tableShape, type PartJob, type PartSums, type TableFingerprint, type TableShape } from './fingerprint';
 import { NORMALISE_SESSION, qualify, tableLabel, type TableName } from './sql';
+import { tableDataEntry } from './toc-line';
 
 /**
  * A restore's verification that starts while the data still loads. A
@@ -33,7 +34,6 @@ interface Unit {
   hashed: boolean;
 }
 
-const TABLE_DATA = /^(\d+); \d+ \d+ TABLE DATA (.*)$/;
 /** pg_restore -j's log line for a finished entry (PostgreSQL 15 wording). */
 export const TABLE_DATA_DONE = /^pg_restore: finished item (\d+) TABLE DATA /;
 
@@ -188,14 +188,14 @@ export class FingerprintWhileLoading {
     );
     const known = new Set(rows.map(keyOf));
     for (const line of listing.split('\n')) {
-      const m = TABLE_DATA.exec(line);
-      if (!m) continue;
-      const fits = relationsFitting(m[2]!, known);
+      const entry = tableDataEntry(line);
+      if (!entry) continue;
+      const fits = relationsFitting(entry.label, known);
       if (fits.length !== 1) {
         this.unsure = true;
         continue;
       }
-      this.entries.set(Number(m[1]), fits[0]!);
+      this.entries.set(entry.dumpId, fits[0]!);
       this.pending.set(fits[0]!, (this.pending.get(fits[0]!) ?? 0) + 1);
     }
   }

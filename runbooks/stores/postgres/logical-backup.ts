@@ -19,6 +19,7 @@ import { fingerprintTable, largeObjectsFingerprint, listTables, newestOf, sequen
 import { serverInfo, sourceIdentity } from './server-info';
 import { tableLabel, type TableName } from './sql';
 import { timescaleInventory, type TimescaleInventory } from './timescale';
+import { tableDataEntry } from './toc-line';
 
 export interface LogicalBackupOptions {
   databaseUrl: string;
@@ -36,7 +37,7 @@ export interface LogicalBackupOptions {
  */
 export async function tocDataLines(dumpDir: string): Promise<string[]> {
   const list = await runTool(pgBin('pg_restore'), ['--list', dumpDir], { encoding: 'latin1' });
-  return list.stdout.split('\n').filter((line) => / TABLE DATA /.test(line) && !line.startsWith(';'));
+  return list.stdout.split('\n').filter((line) => tableDataEntry(line) !== undefined);
 }
 
 /** Each name as the database stores it (its encoding's bytes, one character per byte), as the dump has it. */

@@ -22,6 +22,7 @@ import { onLogLine, RESTORE_ENTRY_DONE, TocProgress, tocEntryCount, withVerbose 
 import { readDatabaseCreation, readDatabaseProperties } from './database-properties';
 import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
 import { checkTimescaleVersion, describeInventory, TIMESCALE_CATALOG_DATA, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
+import { tableDataEntry } from './toc-line';
 
 /** One command of a restore: SQL in the target, or a tool invocation. */
 export type RestoreCommand = { kind: 'sql'; sql: string; afterVerify?: boolean } | { kind: 'exec'; argv: string[]; section?: 'pre-data' | 'data' | 'post-data' };
@@ -226,7 +227,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
       else await pgRestore(withList('data.list', listingWithout(listing, [...catalog, ...big.map((e) => e.line)])), progress);
       for (const entry of big) {
         const loaded = await splitLoad(run, { dumpDir, entry, url: restoreUrl, sessions: opts.jobs, listFile: path.join(staging, `data-${entry.dumpId}.list`) });
-        splitLoads.push({ entry: entry.line.replace(/^\d+; \d+ \d+ TABLE DATA /, ''), ...loaded });
+        splitLoads.push({ entry: tableDataEntry(entry.line)!.label, ...loaded });
         if (loaded.notSplittable) await pgRestore(withList(`data-${entry.dumpId}-whole.list`, `${entry.line}\n`, 1), progress);
         else progress?.add(1);
         verifying.entryDone(entry.dumpId);

@@ -10,6 +10,7 @@ import type { Run } from '../../engine/run';
 import { cancelActiveQuery } from '../../engine/pool';
 import { pgBin } from './binaries';
 import { connect } from './connect';
+import { tableDataEntry } from './toc-line';
 
 /**
  * A big table's rows loaded on several sessions at once, as pgcopydb does
@@ -38,11 +39,11 @@ export function bigTableData(dumpDir: string, listing: string, minBytes = SPLIT_
   const files = fs.readdirSync(dumpDir);
   const out: DataEntry[] = [];
   for (const line of listing.split('\n')) {
-    const m = /^(\d+); \d+ \d+ TABLE DATA /.exec(line);
-    if (!m) continue;
-    const file = files.find((f) => f === `${m[1]}.dat` || f.startsWith(`${m[1]}.dat.`));
+    const entry = tableDataEntry(line);
+    if (!entry) continue;
+    const file = files.find((f) => f === `${entry.dumpId}.dat` || f.startsWith(`${entry.dumpId}.dat.`));
     const bytes = file ? fs.statSync(path.join(dumpDir, file)).size : 0;
-    if (file && bytes >= minBytes) out.push({ dumpId: Number(m[1]), line, bytes });
+    if (file && bytes >= minBytes) out.push({ dumpId: entry.dumpId, line, bytes });
   }
   return out;
 }
