@@ -15,7 +15,7 @@ const fileSchema = z.object({
 });
 const columnSchema = z.object({ name: z.string(), type: z.string() });
 // algo `named` is verify/row-hash.ts; `record` and `md5` are older backups' row hashes.
-const tableSchema = z.object({ table: z.string(), rows: z.number(), hash: z.string(), algo: z.enum(['named', 'record', 'md5']).default('md5'), columns: z.array(columnSchema).optional() });
+const tableSchema = z.object({ table: z.string(), schema: z.string().optional(), name: z.string().optional(), rows: z.number(), hash: z.string(), algo: z.enum(['mixed', 'named', 'record', 'md5']).default('md5'), columns: z.array(columnSchema).optional() });
 /** Where a backup came from: restore --latest and retention never mix sources. */
 const sourceSchema = z.object({ systemIdentifier: z.string().optional(), database: z.string().optional(), host: z.string().optional() });
 

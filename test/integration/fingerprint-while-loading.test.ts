@@ -63,7 +63,7 @@ async function chunksOf(): Promise<{ id: number; schema: string; name: string }[
 describe('hashing while the data loads', () => {
   it('waits for a table\'s entry: rows loaded after start() are counted, and the result equals one scan', async () => {
     const listing = [line(101, 'public', 'plain')].join('\n');
-    const v = await FingerprintWhileLoading.start(connectTo, [{ table: plain, algo: 'named' }], listing);
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: plain, algo: 'mixed' }], listing);
     await v.whenIdle();
     expect(v.early.parts).toBe(0); // its entry is not done: nothing hashed yet
     await query(db, "INSERT INTO plain SELECT g, 'r' || g FROM generate_series(1, 500) g");
@@ -78,7 +78,7 @@ describe('hashing while the data loads', () => {
     const chunks = await chunksOf();
     expect(chunks.length).toBe(3);
     const listing = [line(100, 'public', 'ticks'), ...chunks.map((c) => line(c.id, c.schema, c.name))].join('\n');
-    const v = await FingerprintWhileLoading.start(connectTo, [{ table: ticks, algo: 'named' }], listing);
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: ticks, algo: 'mixed' }], listing);
     v.entryDone(100);
     v.entryDone(chunks[0]!.id);
     await v.whenIdle();
@@ -93,7 +93,7 @@ describe('hashing while the data loads', () => {
 
   it('an entry the listing cannot name for sure (names with spaces fit two relations): nothing early, still exact', async () => {
     const listing = [line(300, 'a', 'b c'), line(301, 'public', 'plain')].join('\n');
-    const v = await FingerprintWhileLoading.start(connectTo, [{ table: odd, algo: 'named' }, { table: plain, algo: 'named' }], listing);
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: odd, algo: 'mixed' }, { table: plain, algo: 'mixed' }], listing);
     v.entryDone(301);
     await v.whenIdle();
     expect(v.early.parts).toBe(0);
@@ -106,7 +106,7 @@ describe('hashing while the data loads', () => {
   it('finish() right as a big table\'s entry is done: the part in flight ends beside the others, each part counted once', async () => {
     const big: TableName = { schema: 'public', name: 'big' };
     await query(db, "CREATE TABLE big AS SELECT g AS id, repeat('x', 120) AS pad FROM generate_series(1, 200000) g");
-    const v = await FingerprintWhileLoading.start(connectTo, [{ table: big, algo: 'named' }], line(400, 'public', 'big'));
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: big, algo: 'mixed' }], line(400, 'public', 'big'));
     v.entryDone(400);
     const [got] = await v.finish(2);
     expect(got).toEqual(await whole(big));
@@ -115,7 +115,7 @@ describe('hashing while the data loads', () => {
 
   it('a relation named by two TABLE DATA entries is ready only when both are done', async () => {
     const listing = [line(501, 'public', 'plain'), line(502, 'public', 'plain')].join('\n');
-    const v = await FingerprintWhileLoading.start(connectTo, [{ table: plain, algo: 'named' }], listing);
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: plain, algo: 'mixed' }], listing);
     v.entryDone(501);
     v.entryDone(501); // a repeated report counts once
     await v.whenIdle();
@@ -128,7 +128,7 @@ describe('hashing while the data loads', () => {
   });
 
   it('a planning failure (a table gone) ends the early loop and is thrown by finish()', async () => {
-    const v = await FingerprintWhileLoading.start(connectTo, [{ table: { schema: 'public', name: 'gone' }, algo: 'named' }], '');
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: { schema: 'public', name: 'gone' }, algo: 'mixed' }], '');
     await v.whenIdle();
     await expect(v.finish(2)).rejects.toThrow(/public\.gone: no such table/);
   });
@@ -142,7 +142,7 @@ describe('hashing while the data loads', () => {
         await c.connect();
         return c;
       },
-      [{ table: plain, algo: 'named' }],
+      [{ table: plain, algo: 'mixed' }],
       line(101, 'public', 'plain'),
     );
     expect(await sessions()).toBe(1);

@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { ROW_HASH_ALGO, type RowHashAlgo } from '../../verify/row-hash';
+import { hashesByName, type RowHashAlgo } from '../../verify/row-hash';
 import { fingerprintParts, slicePart, timeSlices, type FingerprintPart } from './fingerprint-parts';
 import { fingerprintsFromSums, hashPart, hashParts, tableShape, type PartJob, type PartSums, type TableFingerprint, type TableShape } from './fingerprint';
-import { NORMALISE_SESSION, qualify, tableLabel, type TableName } from './sql';
+import { NORMALISE_SESSION, qualify, type TableName } from './sql';
 import { tableDataEntry } from './toc-line';
 
 /**
@@ -56,7 +56,7 @@ function relationsFitting(rest: string, known: Set<string>): string[] {
 
 /** A slice is one part; a table is cut as fingerprintParallel cuts it. */
 const partsOf = (client: pg.ClientBase, unit: Unit, workers: number): Promise<FingerprintPart[]> =>
-  unit.slice ? Promise.resolve([unit.slice]) : fingerprintParts(client, unit.table, workers, unit.algo === ROW_HASH_ALGO);
+  unit.slice ? Promise.resolve([unit.slice]) : fingerprintParts(client, unit.table, workers, hashesByName(unit.algo));
 
 export class FingerprintWhileLoading {
   private readonly units: Unit[] = [];
@@ -204,7 +204,7 @@ export class FingerprintWhileLoading {
   private async planUnits(): Promise<void> {
     for (const { table, algo } of this.tables) {
       const shape = await tableShape(this.client, table);
-      this.shapes.set(tableLabel(table), shape);
+      this.shapes.set(qualify(table), shape);
       const slices = await this.sliceUnits(table, algo, shape).catch(() => undefined);
       if (slices) this.units.push(...slices);
       else this.units.push({ table, algo, shape, needs: await this.family(table), hashed: false });
@@ -279,7 +279,7 @@ export class FingerprintWhileLoading {
       }
       while (unit.parts.length && !this.stopped) {
         const job = { shape: unit.shape, algo: unit.algo, part: unit.parts.shift()! };
-        const before = this.sums.get(tableLabel(unit.table))?.rows ?? 0;
+        const before = this.sums.get(qualify(unit.table))?.rows ?? 0;
         try {
           await hashPart(this.client, job, this.sums);
         } catch {
@@ -288,7 +288,7 @@ export class FingerprintWhileLoading {
           break;
         }
         this.early.parts++;
-        this.early.rows += (this.sums.get(tableLabel(unit.table))?.rows ?? 0) - before;
+        this.early.rows += (this.sums.get(qualify(unit.table))?.rows ?? 0) - before;
       }
       unit.hashed = unit.parts.length === 0 && !failed.has(unit);
     }

@@ -1,13 +1,17 @@
 import crypto from 'node:crypto';
 import type pg from 'pg';
-import { explainHashFailure, hashColumns, legacyRowHash, ROW_HASH_ALGO, rowHash, type HashColumn, type RowHashAlgo } from '../../verify/row-hash';
+import { explainHashFailure, hashColumns, hashesByName, legacyRowHash, ROW_HASH_ALGO, rowHash, type HashColumn, type RowHashAlgo } from '../../verify/row-hash';
 import { pgWorker, runPool } from '../../engine/pool';
 import { fingerprintParts, type FingerprintPart } from './fingerprint-parts';
 import { NORMALISE_SESSION, qualify, quoteIdent, tableLabel, type TableName } from './sql';
 
 /** Row count plus an order-independent content hash, computed in the database. */
 export interface TableFingerprint {
+  /** schema.name, for people; two tables can share it ("a.b"."c" and "a"."b.c"). */
   table: string;
+  /** The table's own schema and name (manifests before 6 Dec 2026 lack them). */
+  schema?: string;
+  name?: string;
   rows: number;
   hash: string;
   algo: RowHashAlgo;
@@ -60,7 +64,7 @@ interface QueryOptions {
 const ALIAS = 'tv_row';
 
 async function runFingerprint(client: pg.ClientBase, shape: TableShape, opts: QueryOptions): Promise<{ rows: number; hash: string; newest: string | null }> {
-  const legacy = opts.algo !== ROW_HASH_ALGO;
+  const legacy = !hashesByName(opts.algo);
   // Backups made before `named` hashed the whole row as "t": reproduce that exactly.
   const alias = legacy ? 't' : ALIAS;
   const { only, blocks, where: slice } = opts.part ?? {};
@@ -76,7 +80,7 @@ async function runFingerprint(client: pg.ClientBase, shape: TableShape, opts: Qu
     return `max(${expr}) FILTER (WHERE ${expr} <= $1::timestamptz)`;
   });
   const newest = maxes.length ? `to_char(greatest(${maxes.join(', ')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : 'NULL';
-  const hash = legacy ? legacyRowHash(alias, opts.algo as 'record' | 'md5') : rowHash(alias, shape.columns);
+  const hash = hashesByName(opts.algo) ? rowHash(alias, shape.columns, undefined, opts.algo) : legacyRowHash(alias, opts.algo as 'record' | 'md5');
   const { rows } = await client.query<{ rows: string; hash: string; newest: string | null }>(
     `SELECT count(*)::text AS rows, coalesce(sum(${hash}), 0)::text AS hash, ${newest} AS newest
        FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
@@ -108,10 +112,12 @@ export async function fingerprintTable(client: pg.ClientBase, table: TableName, 
   }
   return {
     table: tableLabel(table),
+    schema: table.schema,
+    name: table.name,
     rows: result.rows,
     hash: result.hash,
     algo,
-    ...(algo === ROW_HASH_ALGO ? { columns: columnList(shape) } : {}),
+    ...(hashesByName(algo) ? { columns: columnList(shape) } : {}),
     ...(opts.newestAsOf ? { newest: result.newest } : {}),
   };
 }
@@ -153,20 +159,20 @@ export interface PartJob {
   part: FingerprintPart;
 }
 
-/** Row counts and hash sums per table label, added up part by part. */
+/** Row counts and hash sums per table (keyed by its quoted name, which is unambiguous), added up part by part. */
 export type PartSums = Map<string, { rows: number; hash: bigint }>;
 
 /** Hash one part and add it to `sums`; a failure names the column. */
 export async function hashPart(client: pg.ClientBase, job: PartJob, sums: PartSums): Promise<void> {
-  const label = tableLabel(job.shape.table);
+  const key = qualify(job.shape.table);
   let part;
   try {
     part = await runFingerprint(client, job.shape, { algo: job.algo, part: job.part });
   } catch (error) {
-    throw await explainHashFailure(client, qualify(job.shape.table), label, job.shape.columns, error).catch(() => error);
+    throw await explainHashFailure(client, key, tableLabel(job.shape.table), job.shape.columns, error).catch(() => error);
   }
-  const acc = sums.get(label) ?? { rows: 0, hash: 0n };
-  sums.set(label, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
+  const acc = sums.get(key) ?? { rows: 0, hash: 0n };
+  sums.set(key, { rows: acc.rows + part.rows, hash: acc.hash + BigInt(part.hash) });
 }
 
 /**
@@ -200,8 +206,8 @@ export async function hashParts(connectTo: () => Promise<pg.Client>, jobs: PartJ
 /** The fingerprints of `tables`, in order, from their summed parts. */
 export function fingerprintsFromSums(tables: { table: TableName; algo: RowHashAlgo }[], shapes: Map<string, TableShape>, sums: PartSums): TableFingerprint[] {
   return tables.map(({ table, algo }) => {
-    const s = sums.get(tableLabel(table)) ?? { rows: 0, hash: 0n };
-    return { table: tableLabel(table), rows: s.rows, hash: s.hash.toString(), algo, ...(algo === ROW_HASH_ALGO ? { columns: columnList(shapes.get(tableLabel(table))!) } : {}) };
+    const s = sums.get(qualify(table)) ?? { rows: 0, hash: 0n };
+    return { table: tableLabel(table), schema: table.schema, name: table.name, rows: s.rows, hash: s.hash.toString(), algo, ...(hashesByName(algo) ? { columns: columnList(shapes.get(qualify(table))!) } : {}) };
   });
 }
 
@@ -219,8 +225,8 @@ export async function fingerprintParallel(connectTo: () => Promise<pg.Client>, t
     await first.query(NORMALISE_SESSION);
     for (const { table, algo } of tables) {
       const shape = await tableShape(first, table);
-      shapes.set(tableLabel(table), shape);
-      for (const part of await fingerprintParts(first, table, workers, algo === ROW_HASH_ALGO)) jobs.push({ shape, algo, part });
+      shapes.set(qualify(table), shape);
+      for (const part of await fingerprintParts(first, table, workers, hashesByName(algo))) jobs.push({ shape, algo, part });
     }
   } catch (error) {
     await first.end();
