@@ -34,3 +34,5 @@ export async function restore(env: Record<string, string>, source: string, id: s
 export const errorOf = (r: RunbookOutput) => r.events.find((e) => e.event === 'error')?.message as string | undefined;
 export const earlyOf = (r: RunbookOutput) =>
   r.events.find((e) => e.event === 'end' && String(e.step).includes('verify row counts'))?.hashedWhileLoading as { parts: number; rows: number } | undefined;
+export const verifiedAfterPostDataOf = (r: RunbookOutput) =>
+  r.events.find((e) => e.event === 'end' && String(e.step).includes('verify row counts'))?.verifiedAfterPostData as string[] | undefined;

@@ -33,26 +33,26 @@ async function overlapping(db: string, bRow: boolean): Promise<void> {
   // Two space partitions: [min, 1073741823) and [1073741823, max]. A device hashing to the other one than device 1:
   const half = 1073741823n;
   const hash = `_timescaledb_functions.get_partition_hash`;
-  const [{ dev, low }] = await query<{ dev: number; low: boolean }>(
+  const [{ low }] = (await query<{ dev: number; low: boolean }>(
     db,
     `SELECT d AS dev, ${hash}(d) < ${half} AS low FROM generate_series(2, 50) d WHERE (${hash}(d) < ${half}) <> (${hash}(1) < ${half}) ORDER BY d LIMIT 1`,
-  );
+  )) as [{ dev: number; low: boolean }];
   const range = low ? `-9223372036854775808, ${half}` : `${half}, 9223372036854775807`;
   await query(db, 'CREATE TABLE _timescaledb_internal.b_chunk (LIKE ht INCLUDING CONSTRAINTS)');
   await query(db, `CALL attach_chunk('ht', '_timescaledb_internal.b_chunk', '{"ts": ["2025-01-02 00:00+00", "2025-01-09 00:00+00"], "dev": [${range}]}')`);
   if (bRow) await insertB(db);
-  const [{ n }] = await query<{ n: number }>(
+  const [{ n }] = (await query<{ n: number }>(
     db,
     `SELECT count(*)::int AS n FROM timescaledb_information.chunks a JOIN timescaledb_information.chunks b ON a.chunk_name < b.chunk_name
       WHERE a.hypertable_name = 'ht' AND b.hypertable_name = 'ht' AND a.range_start < b.range_end AND b.range_start < a.range_end`,
-  );
+  )) as [{ n: number }];
   expect(n).toBe(1);
 }
 
 async function insertB(db: string) {
   const half = 1073741823n;
   const hash = `_timescaledb_functions.get_partition_hash`;
-  const [{ dev }] = await query<{ dev: number }>(db, `SELECT d AS dev FROM generate_series(2, 50) d WHERE (${hash}(d) < ${half}) <> (${hash}(1) < ${half}) ORDER BY d LIMIT 1`);
+  const [{ dev }] = (await query<{ dev: number }>(db, `SELECT d AS dev FROM generate_series(2, 50) d WHERE (${hash}(d) < ${half}) <> (${hash}(1) < ${half}) ORDER BY d LIMIT 1`)) as [{ dev: number }];
   await query(db, "INSERT INTO _timescaledb_internal.b_chunk VALUES ('2025-01-05 12:00+00', $1, 2)", [dev]);
 }
 
@@ -70,7 +70,7 @@ describe('adversarial: hypertable chunks whose time ranges overlap', () => {
     const [b, a] = chunks; // B starts Jan 2, A Jan 3
     expect(b!.name).toBe('b_chunk');
     const line = (id: number, c: { schema: string; name: string }) => `${id}; 0 0 TABLE DATA ${c.schema} ${c.name} me`;
-    const v = await FingerprintWhileLoading.start(connectTo, [{ table: ht, algo: 'named' }], [line(100, ht), line(201, a!), line(202, b!)].join('\n'));
+    const v = await FingerprintWhileLoading.start(connectTo, [{ table: ht, algo: 'mixed' }], [line(100, ht), line(201, a!), line(202, b!)].join('\n'));
     v.entryDone(100);
     v.entryDone(201); // A and the hypertable are loaded; B is still loading
     await v.whenIdle();

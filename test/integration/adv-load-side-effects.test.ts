@@ -28,8 +28,8 @@ describe('adversarial: data changed after a table was hashed early', () => {
     // The restored audit_log has the row of the backup plus the one written by loading t.
     const got = await query<{ n: number }>(r.target, 'SELECT count(*)::int AS n FROM audit_log');
     expect(got).toEqual([{ n: 2 }]);
-    // Expected: exit 3 "public.audit_log: 2 rows, backup had 1". Observed: exit 0 (verified),
-    // audit_log hashed with 1 row as soon as its entry finished, before t's COPY committed.
+    // Was exit 0 (verified): audit_log was hashed with 1 row as soon as its entry finished,
+    // before t's COPY committed. Now the CHECK's function turns early hashing off.
     expect({ code: r.code, early: earlyOf(r), error: errorOf(r) }).toMatchObject({ code: 3, error: expect.stringMatching(/public\.audit_log: 2 rows, backup had 1/) });
   }, 180_000);
 
@@ -46,8 +46,21 @@ describe('adversarial: data changed after a table was hashed early', () => {
     const r = await restore(env, source, id);
     const got = await query<{ n: number }>(r.target, 'SELECT count(*)::int AS n FROM refresh_log');
     expect(got).toEqual([{ n: 2 }]);
-    // Expected: exit 3 naming public.refresh_log. Observed: exit 0: refresh_log was hashed
-    // during the data section; post-data's REFRESH MATERIALIZED VIEW wrote to it afterwards.
+    // Was exit 0: refresh_log was hashed during the data section; post-data's REFRESH
+    // MATERIALIZED VIEW wrote to it afterwards. Now verification waits for post-data.
     expect({ code: r.code, early: earlyOf(r), error: errorOf(r) }).toMatchObject({ code: 3, error: expect.stringMatching(/public\.refresh_log: 2 rows, backup had 1/) });
+  }, 180_000);
+
+  it('an index on the database\'s own function (created in post-data) is seen after post-data: verified again, no false alarm', async () => {
+    const env = advEnv();
+    const source = await sourceWith(stack.postgresUrl, 'advidx', [
+      `CREATE FUNCTION public.norm(x text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT lower(x) $$`,
+      "CREATE TABLE words AS SELECT 'Word ' || g AS w FROM generate_series(1, 200) g",
+      'CREATE INDEX words_norm ON words (public.norm(w))',
+    ]);
+    const id = await backup(env, source);
+    const r = await restore(env, source, id);
+    const end = r.events.find((e) => e.event === 'end' && String(e.step).includes('verify row counts'));
+    expect({ code: r.code, error: errorOf(r), again: end?.verifiedAgainAfterPostData }).toEqual({ code: 0, error: undefined, again: ['norm(text)'] });
   }, 180_000);
 });

@@ -76,7 +76,8 @@ export interface TimeSlices {
  * A TimescaleDB hypertable cut along its time dimension at chunk bounds:
  * (−∞, b1), [b1, b2), …, [bn, ∞), NULLs in the first. Each slice reads its
  * chunks through the hypertable, so compressed chunks decompress as in any
- * query. Undefined when the table is not a hypertable.
+ * query. Undefined when the table is not a hypertable; no bounds (one
+ * slice) when its time is partitioned through a function.
  */
 export async function timeSlices(client: pg.ClientBase, table: TableName): Promise<TimeSlices | undefined> {
   const ext = await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`);
@@ -88,6 +89,13 @@ export async function timeSlices(client: pg.ClientBase, table: TableName): Promi
   );
   const time = dim.rows[0];
   if (!time) return undefined;
+  // Through a partitioning function, chunk bounds are the function's output, not the column's: one slice.
+  const byFunction = await client.query(
+    `SELECT 1 FROM _timescaledb_catalog.dimension d JOIN _timescaledb_catalog.hypertable h ON h.id = d.hypertable_id
+      WHERE h.schema_name = $1 AND h.table_name = $2 AND d.column_name = $3 AND d.partitioning_func IS NOT NULL`,
+    [table.schema, table.name, time.column],
+  );
+  if (byFunction.rowCount) return { ...time, bounds: [] };
   // Chunk starts in the column's own order; the lowest starts the first slice anyway.
   const { rows } = await client.query<{ bound: string }>(
     `SELECT bound FROM (

@@ -181,11 +181,19 @@ export class FingerprintWhileLoading {
     }
   }
 
-  /** Tie each TABLE DATA entry still to load to its relation. */
+  /**
+   * Tie each TABLE DATA entry still to load to its relation. pg_restore's log
+   * prints names as they are: a name with a line break could write a forged
+   * "finished item" line, so then nothing is hashed early.
+   */
   private async readListing(listing: string): Promise<void> {
     const { rows } = await this.client.query<{ schema: string; name: string }>(
       `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'f')`,
     );
+    const { rows: breaks } = await this.client.query<{ any: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM pg_class WHERE relname ~ '[\n\r]') OR EXISTS (SELECT 1 FROM pg_namespace WHERE nspname ~ '[\n\r]') AS any`,
+    );
+    if (breaks[0]!.any) this.unsure = true;
     const known = new Set(rows.map(keyOf));
     for (const line of listing.split('\n')) {
       const entry = tableDataEntry(line);
@@ -229,12 +237,16 @@ export class FingerprintWhileLoading {
     return new Set(rows.map(keyOf));
   }
 
-  /** A hypertable's slices, each needing the hypertable, its chunks starting in the slice and their compressed tables. */
+  /**
+   * A hypertable's slices, each needing the hypertable, every chunk whose range meets the slice
+   * and their compressed tables (chunks may overlap: attach_chunk, or a changed chunk interval).
+   */
   private async sliceUnits(table: TableName, algo: RowHashAlgo, shape: TableShape): Promise<Unit[] | undefined> {
     const slices = await timeSlices(this.client, table);
     if (!slices) return undefined;
-    const { rows } = await this.client.query<{ slice: number; schema: string; name: string; cschema: string | null; cname: string | null }>(
-      `SELECT (SELECT count(*)::int FROM unnest($3::text[]) b WHERE b::${slices.type} <= coalesce(ch.range_start::text, ch.range_start_integer::text)::${slices.type}) AS slice,
+    const { rows } = await this.client.query<{ first: number; last: number; schema: string; name: string; cschema: string | null; cname: string | null }>(
+      `SELECT (SELECT count(*)::int FROM unnest($3::text[]) b WHERE b::${slices.type} <= coalesce(ch.range_start::text, ch.range_start_integer::text)::${slices.type}) AS first,
+              (SELECT count(*)::int FROM unnest($3::text[]) b WHERE b::${slices.type} < coalesce(ch.range_end::text, ch.range_end_integer::text)::${slices.type}) AS last,
               ch.chunk_schema::text AS schema, ch.chunk_name::text AS name, cc.schema_name::text AS cschema, cc.table_name::text AS cname
          FROM timescaledb_information.chunks ch
          JOIN _timescaledb_catalog.chunk c ON c.schema_name = ch.chunk_schema AND c.table_name = ch.chunk_name
@@ -244,10 +256,11 @@ export class FingerprintWhileLoading {
     );
     const units: Unit[] = Array.from({ length: slices.bounds.length + 1 }, (_, i) => ({ table, algo, shape, slice: slicePart(slices, i), needs: new Set([keyOf(table)]), hashed: false }));
     for (const r of rows) {
-      const needs = units[r.slice]?.needs;
-      if (!needs) return undefined;
-      needs.add(keyOf(r));
-      if (r.cschema && r.cname) needs.add(keyOf({ schema: r.cschema, name: r.cname }));
+      if (!(r.first <= r.last && units[r.first] && units[r.last])) return undefined;
+      for (const unit of units.slice(r.first, r.last + 1)) {
+        unit.needs.add(keyOf(r));
+        if (r.cschema && r.cname) unit.needs.add(keyOf({ schema: r.cschema, name: r.cname }));
+      }
     }
     return units;
   }

@@ -47,7 +47,8 @@ export async function storedNames(client: pg.ClientBase, names: string[]): Promi
 }
 
 export const hasTableData = (lines: string[], table: TableName, stored: Map<string, string>): boolean => {
-  const name = (n: string) => stored.get(n) ?? n;
+  // pg_restore --list prints a line break inside a name as a space (sanitize_line).
+  const name = (n: string) => (stored.get(n) ?? n).replace(/[\r\n]/g, ' ');
   return lines.some((line) => line.includes(` TABLE DATA ${name(table.schema)} ${name(table.name)} `));
 };
 

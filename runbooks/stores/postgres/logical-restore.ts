@@ -12,7 +12,7 @@ import { databaseName, libpqConnection, pgBin, withDatabase } from './binaries';
 import { connect, withClient } from './connect';
 import { fingerprintParallel, largeObjectsFingerprint, listTables, sequenceStates } from './fingerprint';
 import { serverInfo } from './server-info';
-import { tableLabel, type TableName } from './sql';
+import { qualify, tableLabel, type TableName } from './sql';
 import { FingerprintWhileLoading, TABLE_DATA_DONE } from './fingerprint-while-loading';
 import type { RowHashAlgo } from '../../verify/row-hash';
 import { stopWithRun } from './children';
@@ -22,6 +22,7 @@ import { onLogLine, RESTORE_ENTRY_DONE, TocProgress, tocEntryCount, withVerbose 
 import { readDatabaseCreation, readDatabaseProperties } from './database-properties';
 import { markRestored, prepareTarget, restoreAsideName, swapIntoPlace } from './target-database';
 import { checkTimescaleVersion, describeInventory, TIMESCALE_CATALOG_DATA, planTimescaleRestore, timescaleTarget, verifyTimescaleRestore, withSessionOptions, type TimescaleInventory } from './timescale';
+import { loadTimeFunctions } from './load-time-functions';
 import { tableDataEntry } from './toc-line';
 
 /** One command of a restore: SQL in the target, or a tool invocation. */
@@ -91,10 +92,20 @@ function columnProblems(table: string, expected: { name: string; type: string }[
   return problems;
 }
 
+type ManifestTable = Manifest['tables'][number];
+
+/** The restored tables a manifest entry can be: the one it names, or (manifests before 6 Dec 2026, label only) every table with its label. */
+function candidatesOf<T extends TableName>(entry: ManifestTable, existing: T[]): T[] {
+  if (entry.schema !== undefined && entry.name !== undefined) return existing.filter((t) => t.schema === entry.schema && t.name === entry.name);
+  return existing.filter((t) => tableLabel(t) === entry.table);
+}
+
 /** The manifest's tables that exist in the restored database, as tables to fingerprint. */
 async function tablesToVerify(url: string, manifest: Manifest): Promise<{ table: TableName; algo: RowHashAlgo }[]> {
-  const existing = new Map((await withClient(url, (c) => listTables(c))).map((t) => [tableLabel(t), t]));
-  return manifest.tables.filter((t) => existing.has(t.table)).map((t) => ({ table: existing.get(t.table)!, algo: t.algo }));
+  const existing = await withClient(url, (c) => listTables(c));
+  const out = new Map<string, { table: TableName; algo: RowHashAlgo }>();
+  for (const entry of manifest.tables) for (const table of candidatesOf(entry, existing)) out.set(qualify(table), { table, algo: entry.algo });
+  return [...out.values()];
 }
 
 /** Start hashing tables while their data loads (fingerprint-while-loading.ts); `listing`: the entries still to load. */
@@ -104,16 +115,20 @@ export async function startVerifyingWhileLoading(url: string, manifest: Manifest
 
 /**
  * Compare every table's row count, columns and content hash (plus large
- * objects and sequences) with the manifest. Tables are matched by label, not
- * parsed from it: names may hold dots, spaces and quotes.
+ * objects and sequences) with the manifest. Tables are matched by schema and
+ * name (by label in manifests before 6 Dec 2026), never parsed from a label:
+ * names may hold dots, spaces and quotes.
  */
 export async function verifyAgainstManifest(url: string, manifest: Manifest, workers = 2, started?: FingerprintWhileLoading): Promise<{ tables: number; rows: number }> {
   const problems: string[] = [];
   const got = started ? await started.finish(workers) : await fingerprintParallel(() => connect(url, 'restored database'), await tablesToVerify(url, manifest), workers);
-  const byLabel = new Map(got.map((g) => [g.table, g]));
+  const unmatched = new Set(got.map((g) => ({ ...g, schema: g.schema!, name: g.name! })));
   let rows = 0;
   for (const expected of manifest.tables) {
-    const g = byLabel.get(expected.table);
+    // By schema and name; an old manifest's label may fit two tables: the one that agrees, else the first.
+    const fits = candidatesOf(expected, [...unmatched]);
+    const g = fits.find((f) => f.rows === expected.rows && f.hash === expected.hash) ?? fits[0];
+    if (g) unmatched.delete(g);
     if (!g) {
       problems.push(`${expected.table}: missing`);
       continue;
@@ -191,6 +206,8 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
   // restoring mode; the verifying sessions alone leave it to read chunks.
   const verifyUrl = timescale.createVersion ? withSessionOptions(restoreUrl, '-c timescaledb.restoring=off') : restoreUrl;
   let verifying: FingerprintWhileLoading | undefined;
+  /** The database's own functions that run during the load (load-time-functions.ts); undefined until the tables exist. */
+  let loadTime: string[] | undefined;
   run.onCleanup(() => verifying?.abandon());
   const pgRestore = async (argv: string[], progress?: TocProgress) => {
     // Bulk-load settings for the restore sessions only; the result is verified afterwards.
@@ -221,8 +238,10 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
         return [...argv.slice(0, -1), `--use-list=${path.join(staging, name)}`, argv.at(-1)!];
       };
       if (catalog.length) await pgRestore(withList('catalog.list', `${catalog.join('\n')}\n`, 1), progress);
-      // Tables exist (and TimescaleDB's catalog is loaded): hash each as soon as its rows are in.
-      verifying = await startVerifyingWhileLoading(verifyUrl, manifest, listingWithout(listing, catalog));
+      // Tables exist (and TimescaleDB's catalog is loaded): hash each as soon as its rows are in,
+      // unless loading a table can write to another.
+      loadTime = await withClient(verifyUrl, loadTimeFunctions);
+      if (!loadTime.length) verifying = await startVerifyingWhileLoading(verifyUrl, manifest, listingWithout(listing, catalog));
       if (!catalog.length && !big.length) await pgRestore(command.argv, progress);
       else await pgRestore(withList('data.list', listingWithout(listing, [...catalog, ...big.map((e) => e.line)])), progress);
       for (const entry of big) {
@@ -230,7 +249,7 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
         splitLoads.push({ entry: tableDataEntry(entry.line)!.label, ...loaded });
         if (loaded.notSplittable) await pgRestore(withList(`data-${entry.dumpId}-whole.list`, `${entry.line}\n`, 1), progress);
         else progress?.add(1);
-        verifying.entryDone(entry.dumpId);
+        verifying?.entryDone(entry.dumpId);
       }
     }
   };
@@ -253,9 +272,27 @@ export async function logicalRestore(run: Run, opts: LogicalRestoreOptions): Pro
 
   // Data is complete: check it while indexes and constraints build.
   const verified = await run.step(postData ? 'indexes and constraints ‖ verify row counts and content hashes' : 'verify row counts and content hashes', async (step) => {
-    // Every worker hashes, even beside the index builds: with one table the
-    // data section kept one core idle, and hashing (not hint bits) is the cost.
-    const [result] = await Promise.all([verifyAgainstManifest(verifyUrl, manifest, Math.max(2, opts.jobs), verifying), postData ? withProgress(step, [postData], (progress) => execute(postData, progress)) : undefined]);
+    const workers = Math.max(2, opts.jobs);
+    const runPostData = () => (postData ? withProgress(step, [postData], (progress) => execute(postData, progress)) : Promise.resolve());
+    let result: { tables: number; rows: number };
+    if (loadTime?.length) {
+      // The database's own functions ran during the load and run in post-data, and may write: verify after the last.
+      step.record({ verifiedAfterPostData: loadTime });
+      await runPostData();
+      result = await verifyAgainstManifest(verifyUrl, manifest, workers);
+    } else {
+      // Every worker hashes, even beside the index builds: with one table the
+      // data section kept one core idle, and hashing (not hint bits) is the cost.
+      const [beside, built] = await Promise.allSettled([verifyAgainstManifest(verifyUrl, manifest, workers, verifying), runPostData()]);
+      if (built.status === 'rejected') throw built.reason;
+      // Post-data's own objects (index expressions, validated constraints) may call such functions too.
+      const late = await withClient(verifyUrl, loadTimeFunctions);
+      if (late.length) {
+        step.record({ verifiedAgainAfterPostData: late });
+        result = await verifyAgainstManifest(verifyUrl, manifest, workers);
+      } else if (beside.status === 'rejected') throw beside.reason;
+      else result = beside.value;
+    }
     if (verifying) step.record({ hashedWhileLoading: verifying.early });
     step.note(`${result.tables} tables, ${result.rows.toLocaleString('en-US')} rows match`);
     return result;
