@@ -2,7 +2,7 @@ import type pg from 'pg';
 import { ConfigError } from '../engine/errors';
 import { connectBoth } from '../stores/postgres/connect';
 import { NORMALISE_SESSION, qualify, tableLabel, type TableName } from '../stores/postgres/sql';
-import { columnValue, hashColumns, hashesNatively, type HashColumn, type ValueOptions } from './row-hash';
+import { columnValue, hashColumns, hashesNatively, rowHash, type HashColumn, type ValueOptions } from './row-hash';
 
 /** One side of a comparison: a table (or a filtered projection of one) in a database. */
 export interface Side {
@@ -15,7 +15,11 @@ export interface Side {
 }
 
 export interface Difference {
-  /** The key's canonical text (columns joined by |); without a key, the row's hash and how many times it occurs. */
+  /**
+   * The key: one key column's canonical text as is (a NULL as \N); several
+   * columns as a JSON array of their canonical texts, e.g. ["x|y", "z", null].
+   * Without a key, the row's hash and how many times it occurs.
+   */
   key: string;
   kind: 'missing in target' | 'extra in target' | 'changed';
   /** For changed rows: the columns whose values differ. */
@@ -75,30 +79,61 @@ function valueOptions(a: HashColumn, b: HashColumn): ValueOptions {
 
 interface Plan {
   key: HashColumn[] | null;
+  /** The hashed columns, sorted by name: the compared ones plus the key's (each once). */
   columns: HashColumn[];
   opts: Map<string, ValueOptions>;
 }
 
-function hashedRows(side: Side, cols: Map<string, HashColumn>, plan: Plan, withKey = false): string {
-  const value = (c: HashColumn, text = false) => columnValue(ALIAS, cols.get(c.name)!, { ...plan.opts.get(c.name), ...(text ? { text: true } : {}) });
-  const row = (list: HashColumn[]) => (list.length ? `hash_record_extended(ROW(${list.map((c) => value(c)).join(', ')}), 0)` : '0::bigint');
-  const rh = row(plan.columns);
-  const kh = plan.key ? row(plan.key) : rh;
-  const keyText = plan.key ? `concat_ws('|', ${plan.key.map((c) => `coalesce(${value(c, true)}, '\\N')`).join(', ')})` : `${rh}::text`;
-  // With the key, each column's own hash too: which columns of a changed row differ, without another scan.
-  // (The caller's bucket filter runs first, so only rows of differing buckets compute these.)
-  const columnHashes = plan.key ? `, ARRAY[${plan.columns.map((c) => `hash_record_extended(ROW(${value(c)}), 0)::text`).join(', ')}]::text[] AS ch` : '';
-  return `SELECT ${withKey ? `${keyText} AS k, ` : ''}${kh} AS kh, ${rh} AS rh${withKey ? columnHashes : ''} FROM ${rowsOf(side)}`;
+/** Column names sorted as row-hash.ts sorts a table's columns (code units, bytewise for the BMP). */
+const byName = (x: string, y: string): number => (x < y ? -1 : x > y ? 1 : 0);
+
+/**
+ * The key as text that identifies it unambiguously on both sides: a JSON
+ * array of each key column's canonical text (the form that compares equal
+ * across types, int4 1 = int8 1), SQL NULL as JSON null. Never a join of
+ * texts: ('x|y','z') and ('x','y|z'), or NULL and the text '\N', stay apart.
+ */
+function keyText(key: HashColumn[], value: (c: HashColumn, i: number) => string): string {
+  return `json_build_array(${key.map(value).join(', ')})::text`;
 }
 
-/** Refuse a --key that does not identify rows: "0 differing rows" on duplicates would be a lie. */
-async function assertUnique(client: pg.ClientBase, side: Side, cols: Map<string, HashColumn>, key: HashColumn[], label: string): Promise<void> {
-  const keyText = key.map((c) => `coalesce(${columnValue(ALIAS, cols.get(c.name)!, { text: true })}, '\\N')`).join(', ');
+/** How a key is shown: a single column's text as is (NULL as \N, as COPY writes it), several as their JSON array. */
+function displayKey(k: string, columns: number): string {
+  if (columns !== 1) return k;
+  const [v] = JSON.parse(k) as (string | null)[];
+  return v ?? '\\N';
+}
+
+function hashedRows(side: Side, cols: Map<string, HashColumn>, plan: Plan, withKey = false): string {
+  const own = (c: HashColumn) => cols.get(c.name)!;
+  const value = (c: HashColumn, text = false) => columnValue(ALIAS, own(c), { ...plan.opts.get(c.name), ...(text ? { text: true } : {}) });
+  const row = (list: HashColumn[]) => rowHash(ALIAS, list.map(own), (c) => plan.opts.get(c.name) ?? {});
+  const rh = row(plan.columns);
+  const kh = plan.key ? row(plan.key) : rh;
+  const k = plan.key ? keyText(plan.key, (c) => value(c, true)) : `${rh}::text`;
+  // With the key, each column's own hash too: which columns of a changed row differ, without another scan.
+  // (The caller's bucket filter runs first, so only rows of differing buckets compute these.)
+  const columnHashes = plan.key ? `, ARRAY[${plan.columns.map((c) => `${row([c])}::text`).join(', ')}]::text[] AS ch` : '';
+  return `SELECT ${withKey ? `${k} AS k, ` : ''}${kh} AS kh, ${rh} AS rh${withKey ? columnHashes : ''} FROM ${rowsOf(side)}`;
+}
+
+/**
+ * Refuse a --key that does not identify rows: "0 differing rows" on
+ * duplicates would be a lie. Rows are grouped by each key column's
+ * canonical text, column by column: the identity the comparison matches
+ * rows by. NULL is a key value like any other here (GROUP BY puts NULLs
+ * together): one row with a NULL key is matched with the other side's row
+ * with a NULL key; two are not unique.
+ */
+async function assertUnique(client: pg.ClientBase, side: Side, cols: Map<string, HashColumn>, plan: Plan, label: string): Promise<void> {
+  const key = plan.key!;
+  const values = key.map((c) => columnValue(ALIAS, cols.get(c.name)!, { ...plan.opts.get(c.name), text: true }));
   const { rows } = await client.query<{ k: string; n: string }>(
-    `SELECT concat_ws('|', ${keyText}) AS k, count(*)::text AS n FROM ${rowsOf(side)}
-      GROUP BY 1 HAVING count(*) > 1 LIMIT 3`,
+    `SELECT ${keyText(key, (_, i) => `g.v${i}`)} AS k, count(*)::text AS n
+       FROM (SELECT ${values.map((v, i) => `${v} AS v${i}`).join(', ')} FROM ${rowsOf(side)}) g
+      GROUP BY ${values.map((_, i) => `g.v${i}`).join(', ')} HAVING count(*) > 1 LIMIT 3`,
   );
-  if (rows.length) throw new ConfigError(`--key ${key.map((c) => c.name).join(',')} is not unique in the ${label} ${tableLabel(side.table)}: e.g. ${rows.map((r) => `"${r.k}" ×${r.n}`).join(', ')}`, { hint: 'pass key columns that identify one row each, or omit --key on a table without a primary key to compare whole rows' });
+  if (rows.length) throw new ConfigError(`--key ${key.map((c) => c.name).join(',')} is not unique in the ${label} ${tableLabel(side.table)}: e.g. ${rows.map((r) => `${JSON.stringify(displayKey(r.k, key.length))} ×${r.n}`).join(', ')}`, { hint: 'pass key columns that identify one row each, or omit --key on a table without a primary key to compare whole rows' });
 }
 
 /**
@@ -122,7 +157,7 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
     const cb = new Map(lb.map((c) => [c.name, c]));
     const columnDifferences: string[] = [];
     let names: string[];
-    if (opts.columns?.length) names = [...opts.columns].sort();
+    if (opts.columns?.length) names = [...new Set(opts.columns)];
     else {
       names = la.filter((c) => cb.has(c.name)).map((c) => c.name);
       for (const c of la) if (!cb.has(c.name)) columnDifferences.push(`${tableLabel(target.table)}.${c.name} (${c.type}): column missing in target`);
@@ -133,12 +168,15 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
       if (!ca.has(name)) throw new ConfigError(`source ${tableLabel(source.table)} has no column ${name}`);
       if (!cb.has(name)) throw new ConfigError(`target ${tableLabel(target.table)} has no column ${name}`);
     }
+    // The key's columns are always hashed with the row (by name, once): with --columns leaving them
+    // out, two keys of one segment swapping their values would leave the segment's hash unchanged.
+    const hashed = [...new Set([...keyNames, ...names])].sort(byName);
     const plan: Plan = {
       key: keyNames.length ? keyNames.map((n) => ca.get(n)!) : null,
-      columns: names.map((n) => ca.get(n)!),
-      opts: new Map([...new Set([...keyNames, ...names])].map((n) => [n, valueOptions(ca.get(n)!, cb.get(n)!)])),
+      columns: hashed.map((n) => ca.get(n)!),
+      opts: new Map(hashed.map((n) => [n, valueOptions(ca.get(n)!, cb.get(n)!)])),
     };
-    if (plan.key && opts.key?.length) await Promise.all([assertUnique(a, source, ca, plan.key, 'source'), assertUnique(b, target, cb, plan.key, 'target')]);
+    if (plan.key && opts.key?.length) await Promise.all([assertUnique(a, source, ca, plan, 'source'), assertUnique(b, target, cb, plan, 'target')]);
 
     const mask = (1 << BUCKET_BITS) - 1;
     const segmentQuery = (side: Side, cols: Map<string, HashColumn>) => `SELECT (kh & ${mask})::int AS b, count(*)::bigint AS n, sum(rh)::text AS h FROM (${hashedRows(side, cols, plan)}) s GROUP BY 1`;
@@ -158,15 +196,21 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
       if (plan.key) {
         const rowsA = new Map(ra.rows.map((r) => [r.k, r.rh]));
         const rowsB = new Map(rb.rows.map((r) => [r.k, r.rh]));
+        // Matched by the unambiguous key text k (a JSON array); shown as displayKey(k).
+        const keyed: Keyed[] = [];
         for (const [k, h] of rowsA) {
-          if (!rowsB.has(k)) differences.push({ key: k, kind: 'missing in target' });
-          else if (rowsB.get(k) !== h) differences.push({ key: k, kind: 'changed' });
+          if (!rowsB.has(k)) keyed.push({ k, kind: 'missing in target' });
+          else if (rowsB.get(k) !== h) keyed.push({ k, kind: 'changed' });
         }
-        for (const k of rowsB.keys()) if (!rowsA.has(k)) differences.push({ key: k, kind: 'extra in target' });
+        for (const k of rowsB.keys()) if (!rowsA.has(k)) keyed.push({ k, kind: 'extra in target' });
+        explainChanged(ra.rows, rb.rows, plan, keyed);
+        const show = (k: string) => displayKey(k, plan.key!.length);
+        for (const d of keyed) differences.push({ key: show(d.k), kind: d.kind, ...(d.columns ? { columns: d.columns } : {}) });
         // A key that is not unique on one side (no constraint there) shows up as a duplicate, never as "equal".
-        for (const r of rb.rows) if (r.n > 1) differences.push({ key: `${r.k} (×${r.n} in target)`, kind: 'extra in target' });
-        for (const r of ra.rows) if (r.n > 1) differences.push({ key: `${r.k} (×${r.n} in source)`, kind: 'missing in target' });
-        explainChanged(ra.rows, rb.rows, plan, differences);
+        // (Rows are grouped by key and row hash: a key's rows are counted over all its row hashes.)
+        const perKey = (rows: BucketRow[]) => rows.reduce((m, r) => m.set(r.k, (m.get(r.k) ?? 0) + r.n), new Map<string, number>());
+        for (const [k, n] of perKey(rb.rows)) if (n > 1) differences.push({ key: `${show(k)} (×${n} in target)`, kind: 'extra in target' });
+        for (const [k, n] of perKey(ra.rows)) if (n > 1) differences.push({ key: `${show(k)} (×${n} in source)`, kind: 'missing in target' });
       } else {
         // Multisets of whole rows: a row hash occurring more often on one side is missing on the other.
         const countA = new Map(ra.rows.map((r) => [r.k, r.n]));
@@ -198,12 +242,15 @@ export async function compareTables(source: Side, target: Side, opts: { key?: st
   }
 }
 
+/** A difference found by key, before the key is put into words. */
+type Keyed = { k: string; kind: Difference['kind']; columns?: string[] };
+
 /** For the first changed rows, which columns differ: their per-column hashes from the bucket scan, side by side. */
-function explainChanged(source: { k: string; ch?: string[] }[], target: { k: string; ch?: string[] }[], plan: Plan, differences: Difference[]): void {
+function explainChanged(source: { k: string; ch?: string[] }[], target: { k: string; ch?: string[] }[], plan: Plan, differences: Keyed[]): void {
   const inSource = new Map(source.map((r) => [r.k, r.ch]));
   const inTarget = new Map(target.map((r) => [r.k, r.ch]));
   for (const d of differences.filter((x) => x.kind === 'changed').slice(0, MAX_EXPLAINED)) {
-    const [a, b] = [inSource.get(d.key), inTarget.get(d.key)];
+    const [a, b] = [inSource.get(d.k), inTarget.get(d.k)];
     if (a && b) d.columns = plan.columns.filter((_, i) => a[i] !== b[i]).map((c) => `${c.name} (${c.type})`);
   }
 }
