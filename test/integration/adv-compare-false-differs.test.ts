@@ -30,7 +30,10 @@ async function latin1Database(): Promise<string> {
 }
 
 describe('false "differs"', () => {
-  it('a LATIN1 database against a UTF8 one holding the same characters (café): reported changed', async () => {
+  // Known false alarm, not fixed (6 Dec 2026): text is hashed by its bytes in each database's
+  // encoding. it.fails until text hashes as UTF-8 when the encodings differ (a restore refuses a
+  // target in another encoding; this hits verify and copy-table across encodings).
+  it.fails('a LATIN1 database against a UTF8 one holding the same characters (café): reported changed', async () => {
     const ddl = `CREATE TABLE t (id int PRIMARY KEY, name text, label varchar(20), doc jsonb);
                  INSERT INTO t VALUES (1, 'café', 'Zürich', '{"city": "Zürich"}'), (2, 'plain', 'ascii', '{"a": 1}')`;
     const source = await latin1Database();
