@@ -46,3 +46,11 @@ export async function cloneDatabase(adminUrl: string, template: string, name: st
     await client.end();
   }
 }
+
+/** Two new databases, each set up by its own SQL: [source, target]. */
+export async function databasePair(adminUrl: string, prefix: string, sourceSql: string, targetSql: string): Promise<[string, string]> {
+  const [a, b] = await Promise.all([createDatabase(adminUrl, `${prefix}_src`), createDatabase(adminUrl, `${prefix}_dst`)]);
+  await query(a, sourceSql);
+  await query(b, targetSql);
+  return [a, b];
+}

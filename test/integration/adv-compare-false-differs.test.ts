@@ -8,18 +8,13 @@ import pg from 'pg';
 import { describe, expect, inject, it } from 'vitest';
 import { combinedHash, fingerprintTables } from '../../runbooks/stores/postgres/fingerprint';
 import { compareTables } from '../../runbooks/verify/compare';
-import { createDatabase, query } from '../helpers/databases';
+import { createDatabase, databasePair, query } from '../helpers/databases';
 import { rowHashes } from '../helpers/independent';
 
 const stack = inject('stack');
 const t = { schema: 'public', name: 't' };
 
-async function pair(sourceSql: string, targetSql: string): Promise<[string, string]> {
-  const [a, b] = await Promise.all([createDatabase(stack.postgresUrl, 'advfd_src'), createDatabase(stack.postgresUrl, 'advfd_dst')]);
-  await query(a, sourceSql);
-  await query(b, targetSql);
-  return [a, b];
-}
+const pair = (sourceSql: string, targetSql: string) => databasePair(stack.postgresUrl, 'advfd', sourceSql, targetSql);
 
 async function latin1Database(): Promise<string> {
   const name = `advfd_latin1_${Math.random().toString(16).slice(2, 10)}`;

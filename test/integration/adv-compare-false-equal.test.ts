@@ -6,19 +6,14 @@
  */
 import { describe, expect, inject, it } from 'vitest';
 import { compareTables } from '../../runbooks/verify/compare';
-import { createDatabase, query } from '../helpers/databases';
+import { createDatabase, databasePair, query } from '../helpers/databases';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
 
 const stack = inject('stack');
 const t = { schema: 'public', name: 't' };
 
-async function pair(sourceSql: string, targetSql: string): Promise<[string, string]> {
-  const [a, b] = await Promise.all([createDatabase(stack.postgresUrl, 'advfe_src'), createDatabase(stack.postgresUrl, 'advfe_dst')]);
-  await query(a, sourceSql);
-  await query(b, targetSql);
-  return [a, b];
-}
+const pair = (sourceSql: string, targetSql: string) => databasePair(stack.postgresUrl, 'advfe', sourceSql, targetSql);
 
 /**
  * A second key in the same segment as key 1 (compare.ts buckets by

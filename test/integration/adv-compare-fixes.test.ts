@@ -5,7 +5,7 @@
  */
 import { describe, expect, inject, it } from 'vitest';
 import { compareTables } from '../../runbooks/verify/compare';
-import { createDatabase, query } from '../helpers/databases';
+import { createDatabase, databasePair, query } from '../helpers/databases';
 import { runRunbook } from '../helpers/runbook';
 import { stackEnv } from '../helpers/stack-env';
 
@@ -13,12 +13,7 @@ const stack = inject('stack');
 const env = stackEnv();
 const t = { schema: 'public', name: 't' };
 
-async function pair(sourceSql: string, targetSql: string): Promise<[string, string]> {
-  const [a, b] = await Promise.all([createDatabase(stack.postgresUrl, 'advfx_src'), createDatabase(stack.postgresUrl, 'advfx_dst')]);
-  await query(a, sourceSql);
-  await query(b, targetSql);
-  return [a, b];
-}
+const pair = (sourceSql: string, targetSql: string) => databasePair(stack.postgresUrl, 'advfx', sourceSql, targetSql);
 
 describe('item 2: --columns always hashes the key columns too', () => {
   it('a key column listed in --columns counts once; a column not listed is still ignored', async () => {
