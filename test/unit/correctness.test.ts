@@ -115,7 +115,11 @@ describe('row hash', () => {
   });
 
   it('is keyed by column name: ROW() lists columns in the order given (sorted by hashColumns)', () => {
-    expect(rowHash('r', [col('a', 'integer', 'int4'), col('b', 'text', 'text')])).toBe('hash_record_extended(ROW((r."a")::pg_catalog."int4", (r."b")::pg_catalog."text"), 0)');
+    const record = 'hash_record_extended(ROW((r."a")::pg_catalog."int4", (r."b")::pg_catalog."text"), 0)';
+    const columns = [col('a', 'integer', 'int4'), col('b', 'text', 'text')];
+    // `mixed` hashes the (linear) record hash again, so sums see which row holds a value; `named` is the old form.
+    expect(rowHash('r', columns)).toBe(`hashtextextended((${record})::text COLLATE "C", 0)`);
+    expect(rowHash('r', columns, undefined, 'named')).toBe(record);
     expect(columnValue('r', col('mood', 'mood', 'mood', false))).toBe('(r."mood"::text) COLLATE "C"');
   });
 });
