@@ -80,7 +80,7 @@ async function runFingerprint(client: pg.ClientBase, shape: TableShape, opts: Qu
     return `max(${expr}) FILTER (WHERE ${expr} <= $1::timestamptz)`;
   });
   const newest = maxes.length ? `to_char(greatest(${maxes.join(', ')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')` : 'NULL';
-  const hash = hashesByName(opts.algo) ? rowHash(alias, shape.columns, undefined, opts.algo) : legacyRowHash(alias, opts.algo as 'record' | 'md5');
+  const hash = legacy ? legacyRowHash(alias, opts.algo as 'record' | 'md5') : rowHash(alias, shape.columns, undefined, opts.algo as 'mixed' | 'named');
   const { rows } = await client.query<{ rows: string; hash: string; newest: string | null }>(
     `SELECT count(*)::text AS rows, coalesce(sum(${hash}), 0)::text AS hash, ${newest} AS newest
        FROM ${from}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`,
